@@ -1,0 +1,1 @@
+"""The ``krel-interp`` command line (heavy imports happen inside commands)."""

@@ -1,0 +1,189 @@
+"""``krel-interp``: models, generate, capture, inspect. Bad input exits 2 with one line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from krel_interp.cli.common import (
+    console,
+    err_console,
+    progress_bar,
+    require_file,
+    setup_logging,
+    split_csv,
+)
+from krel_interp.errors import KrelError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Interpretability for model organisms that think before they answer.")
+
+
+@app.command()
+def models(
+    name: Annotated[str | None, typer.Argument(help="Load this preset/source and show it")] = None,
+) -> None:
+    """List model presets, or load one and show its fingerprint."""
+    from rich.table import Table
+
+    from krel_interp.models import list_presets
+
+    if name is None:
+        table = Table("preset", "kind", "source", "description")
+        for p in list_presets():
+            src = p.model.source if p.model else f"{p.pair.base.source} + {p.pair.organism.source}"  # type: ignore[union-attr]
+            table.add_row(p.name, "model" if p.model else "pair", src, p.description)
+        console.print(table)
+        return
+    from krel_interp.models import load_model
+
+    setup_logging()
+    lm = load_model(name)
+    table = Table("field", "value", title=name)
+    for key, value in lm.fingerprint.to_dict().items():
+        table.add_row(key, str(value))
+    table.add_row("supports_thinking", str(lm.supports_thinking))
+    table.add_row("device", str(lm.device))
+    console.print(table)
+
+
+ModelArg = Annotated[str, typer.Argument(help="Preset, hub id, directory or .gguf file")]
+
+
+@app.command()
+def generate(
+    model: ModelArg,
+    prompts: Annotated[Path, typer.Option("--prompts", "-p", help="JSONL or datasets dir")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory")],
+    adapter: Annotated[str | None, typer.Option(help="LoRA adapter on top of MODEL")] = None,
+    max_new_tokens: int = 256,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    seed: int = 0,
+    batch_size: int = 8,
+    thinking: Annotated[bool, typer.Option(help="enable_thinking in the template")] = True,
+    prefill: Annotated[str | None, typer.Option(help="Forced start of the reply")] = None,
+    think_budget: Annotated[int | None, typer.Option(help="Close think after N tokens")] = None,
+    answer_tokens: int = 128,
+) -> None:
+    """Generate thinking rollouts for a prompt file (resumable)."""
+    from krel_interp.generate import GenerationConfig, generate_traces
+    from krel_interp.traces import load_traces
+
+    setup_logging()
+    traces = load_traces(require_file(prompts, "prompt file"))
+    config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature,
+                              top_p=top_p, seed=seed, batch_size=batch_size, thinking=thinking,
+                              prefill=prefill, max_think_tokens=think_budget,
+                              max_answer_tokens=answer_tokens)
+    lm = _load(model, adapter)
+    with progress_bar("generating", len(traces)) as advance:
+        results = generate_traces(lm, traces, config, out, progress=advance)
+    console.print(f"wrote {len(results)} traces to {out / 'traces.jsonl'}")
+
+
+def _load(model: str, adapter: str | None) -> object:
+    from krel_interp.models import load_model, resolve_spec
+
+    spec = resolve_spec(model)
+    return load_model(spec.with_(adapter=adapter) if adapter else spec)
+
+
+@app.command()
+def capture(
+    model: ModelArg,
+    traces: Annotated[Path, typer.Option("--traces", "-t", help="JSONL or datasets dir")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Store directory")],
+    sites: Annotated[str, typer.Option(help="Hook kinds, comma separated")] = "hook_resid_post",
+    layers: Annotated[str, typer.Option(help="all | 5 | 0,4,8 | 10-20 | 0.5")] = "all",
+    segments: Annotated[str | None, typer.Option(help="e.g. think,answer (default all)")] = None,
+    pooling: Annotated[str, typer.Option(help="token|last|mean|segment_mean|sentence_mean")
+                       ] = "token",
+    dtype: str = "float32",
+    batch_size: int = 8,
+    max_tokens: int = 2048,
+    adapter: Annotated[str | None, typer.Option(help="LoRA adapter on top of MODEL")] = None,
+    paired: Annotated[bool, typer.Option(help="Also capture the base (pair presets: always)")
+                      ] = False,
+    overwrite: bool = False,
+) -> None:
+    """Capture activations of traces, labelled by segment, streamed to disk (resumable)."""
+    from krel_interp.capture import CaptureConfig, capture_pair, capture_traces
+    from krel_interp.traces import load_traces
+
+    setup_logging()
+    config = CaptureConfig(sites=split_csv(sites) or ("hook_resid_post",), layers=layers,
+                           segments=split_csv(segments), pooling=pooling, dtype=dtype,
+                           batch_size=batch_size, max_tokens=max_tokens)
+    items = load_traces(require_file(traces, "trace file"))
+    pair = _maybe_pair(model, adapter, paired)
+    if pair is not None:
+        with progress_bar("capturing base + organism", 2 * len(items)) as advance:
+            capture_pair(pair, items, config, out, overwrite=overwrite, progress=advance)
+        console.print(f"paired store written to {out}/base and {out}/organism")
+        return
+    lm = _load(model, adapter)
+    with progress_bar("capturing", len(items)) as advance:
+        store = capture_traces(lm, items, config, out, overwrite=overwrite,  # type: ignore[arg-type]
+                               progress=advance)
+    console.print(f"{store.n_rows} rows x {len(store.sites)} sites written to {out}")
+
+
+def _maybe_pair(model: str, adapter: str | None, paired: bool) -> object | None:
+    from krel_interp.errors import ConfigError
+    from krel_interp.models import LoadedPair, PairSpec, load_pair, resolve_spec
+    from krel_interp.models.presets import _raw_presets
+
+    raw = _raw_presets()
+    if model in raw and "organism" in raw[model]:
+        return load_pair(model)
+    if not paired:
+        return None
+    if adapter is None:
+        raise ConfigError("--paired needs a pair preset or --adapter (base = MODEL)")
+    base = resolve_spec(model)
+    pair: LoadedPair = load_pair(PairSpec(base=base, organism=base.with_(adapter=adapter)))
+    return pair
+
+
+@app.command()
+def inspect(
+    source: Annotated[Path, typer.Argument(help="Activation store dir, or traces JSONL")],
+    trace_id: Annotated[str | None, typer.Option("--id", help="Trace id (default: all)")] = None,
+    model: Annotated[str | None, typer.Option(help="Tokenizer source for a JSONL file")] = None,
+    limit: int = 5,
+) -> None:
+    """Show traces coloured by segment, with their status."""
+    from krel_interp.cli.inspect_cmd import inspect_source
+
+    inspect_source(require_file(source, "input"), trace_id, model, limit)
+
+
+def main() -> None:
+    """Entry point: one-line errors with exit code 2 for bad input, never a traceback."""
+    import click
+
+    command = typer.main.get_command(app)
+    try:
+        command.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except KrelError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: re-run the same command to resume")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Shared CLI plumbing: consoles, logging, progress bars, input checks."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from krel_interp.errors import InputFileError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Rich logging for the ``krel_interp`` logger; quiet third-party libraries."""
+    from rich.logging import RichHandler
+
+    logger = logging.getLogger("krel_interp")
+    logger.handlers = [RichHandler(console=err_console, show_path=False)]
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    with contextlib.suppress(ImportError):
+        import transformers
+
+        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+
+
+def require_file(path: Path, what: str = "file") -> Path:
+    """A one-line error when an input path is missing."""
+    if not path.exists():
+        raise InputFileError(f"{what} not found: {path}")
+    return path
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, total: int) -> Iterator[Any]:
+    """A rich progress bar; yields a callback ``advance(n)``."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console, transient=False) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def split_csv(value: str | None) -> tuple[str, ...] | None:
+    """``"a,b"`` -> ``("a", "b")``; empty -> None."""
+    if not value:
+        return None
+    return tuple(v.strip() for v in value.split(",") if v.strip())

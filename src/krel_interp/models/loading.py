@@ -1,0 +1,260 @@
+"""Load any causal LM (hub id, directory, GGUF, builtin) with an optional LoRA adapter."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from krel_interp._logging import get_logger
+from krel_interp.errors import ConfigError, KrelError
+from krel_interp.models.fingerprint import (
+    Fingerprint,
+    adapter_hash,
+    chat_template_hash,
+    config_hash,
+    sha256_text,
+    tokenizer_hash,
+)
+from krel_interp.models.spec import ModelSpec, PairSpec
+
+log = get_logger("models.loading")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
+
+
+@dataclass(frozen=True)
+class ResolvedSource:
+    """Where the weights of a source come from."""
+
+    kind: str  # "hub" | "local" | "gguf" | "builtin"
+    location: str  # what goes to from_pretrained
+
+
+def resolve_source(source: str) -> ResolvedSource:
+    """Turn a source string into a loadable location (builds builtins on first use)."""
+    if source.startswith("builtin:"):
+        return ResolvedSource("builtin", str(_builtin_dir(source.removeprefix("builtin:"))))
+    path = Path(source).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ConfigError(f"GGUF file not found: {source}")
+        from krel_interp.models.embedded import dequantize_gguf
+
+        return ResolvedSource("gguf", str(dequantize_gguf(path)))
+    if path.exists():
+        if not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
+            raise ConfigError(f"{source} has no config.json: not a model directory")
+        return ResolvedSource("local", str(path))
+    if _HUB_ID.match(source):
+        return ResolvedSource("hub", source)
+    raise ConfigError(f"unknown model source {source!r}: not a preset, path, .gguf or hub id")
+
+
+def _builtin_dir(name: str) -> Path:
+    if name == "tiny-qwen3":
+        from krel_interp.models.tiny import tiny_qwen3_dir
+
+        return tiny_qwen3_dir()
+    if name == "smollm2-135m":
+        from krel_interp.models.embedded import smollm2_dir
+
+        return smollm2_dir()
+    raise ConfigError(f"unknown builtin model {name!r}; valid: tiny-qwen3, smollm2-135m")
+
+
+def _torch_dtype(spec: ModelSpec, device: str) -> Any:
+    import torch
+
+    if spec.dtype == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return getattr(torch, spec.dtype)
+
+
+def _device(spec: ModelSpec) -> str:
+    import torch
+
+    if spec.device != "auto":
+        return spec.device
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _adapter_base(location: str) -> str | None:
+    cfg = Path(location) / "adapter_config.json"
+    if not cfg.exists():
+        return None
+    return json.loads(cfg.read_text()).get("base_model_name_or_path")
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for capture: the torch module, its tokenizer and its fingerprint.
+
+    When ``adapter_disabled`` is set the module is a PeftModel shared with an organism and
+    :meth:`active` disables the adapter, giving exactly the base model's outputs.
+    """
+
+    model: Any
+    tokenizer: Any
+    spec: ModelSpec
+    fingerprint: Fingerprint
+    adapter_disabled: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_layers(self) -> int:
+        """Number of decoder layers."""
+        return self.fingerprint.n_layers
+
+    @property
+    def d_model(self) -> int:
+        """Residual stream width."""
+        return self.fingerprint.d_model
+
+    @property
+    def device(self) -> Any:
+        """Device of the input embeddings (where inputs go)."""
+        return self.model.get_input_embeddings().weight.device
+
+    @property
+    def supports_thinking(self) -> bool:
+        """Whether the chat template knows about thinking (``enable_thinking`` or think tags)."""
+        template = str(getattr(self.tokenizer, "chat_template", "") or "")
+        return "enable_thinking" in template or "<think>" in template
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[Any]:
+        """The module to run, with the adapter disabled for a shared base."""
+        if self.adapter_disabled:
+            with self.model.disable_adapter():
+                yield self.model
+        else:
+            yield self.model
+
+    def as_base(self) -> LoadedModel:
+        """View of a PeftModel with its adapter disabled (same weights, base outputs)."""
+        if not hasattr(self.model, "disable_adapter"):
+            raise ConfigError(f"{self.spec.source} has no unmerged adapter to disable")
+        fp = Fingerprint.from_dict({**self.fingerprint.to_dict(), "adapter": None,
+                                    "adapter_hash": None})
+        return LoadedModel(self.model, self.tokenizer, self.spec.with_(adapter=None), fp,
+                           adapter_disabled=True, meta=dict(self.meta))
+
+
+def _from_pretrained(location: str, spec: ModelSpec, device: str) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    kwargs: dict[str, Any] = {"dtype": _torch_dtype(spec, device), "revision": spec.revision}
+    if spec.device_map:
+        kwargs["device_map"] = spec.device_map
+    if spec.attn_implementation:
+        kwargs["attn_implementation"] = spec.attn_implementation
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location, revision=spec.revision)
+        model = AutoModelForCausalLM.from_pretrained(location, **kwargs)
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise KrelError(f"could not load model {location!r}: {first}") from exc
+    if not spec.device_map:
+        model = model.to(device)
+    model.eval()
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def _apply_adapter(model: Any, adapter: str, merge: bool) -> Any:
+    from peft import PeftModel
+
+    try:
+        peft_model = PeftModel.from_pretrained(model, adapter)
+    except (OSError, ValueError) as exc:
+        raise KrelError(f"could not load adapter {adapter!r}: {exc}") from exc
+    peft_model.eval()
+    return peft_model.merge_and_unload() if merge else peft_model
+
+
+def _fingerprint(model: Any, tokenizer: Any, spec: ModelSpec) -> Fingerprint:
+    config = model.config
+    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    a_hash = None
+    if spec.adapter:
+        path = Path(spec.adapter)
+        a_hash = adapter_hash(path) if path.is_dir() else sha256_text(spec.adapter)
+    return Fingerprint(
+        source=spec.source,
+        architecture=(config.architectures or [type(model).__name__])[0],
+        n_layers=int(text_config.num_hidden_layers),
+        d_model=int(text_config.hidden_size),
+        config_hash=config_hash(text_config),
+        tokenizer_hash=tokenizer_hash(tokenizer),
+        chat_template_hash=chat_template_hash(tokenizer),
+        adapter=spec.adapter,
+        adapter_hash=a_hash,
+    )
+
+
+def load_model(spec: ModelSpec | str) -> LoadedModel:
+    """Load a model from a spec, a preset name or a source string.
+
+    Example:
+        >>> lm = load_model("tiny-qwen3")
+        >>> lm.n_layers
+        4
+    """
+    spec = resolve_spec(spec)
+    resolved = resolve_source(spec.source)
+    adapter = spec.adapter
+    location = resolved.location
+    base_of_adapter = _adapter_base(location) if resolved.kind == "local" else None
+    if base_of_adapter and adapter is None:
+        adapter, location = location, resolve_source(base_of_adapter).location
+        spec = spec.with_(adapter=adapter)
+    device = _device(spec)
+    log.info("loading %s (%s) on %s", spec.source, resolved.kind, spec.device_map or device)
+    model, tokenizer = _from_pretrained(location, spec, device)
+    fp = _fingerprint(model, tokenizer, spec)
+    if adapter:
+        model = _apply_adapter(model, adapter, spec.merge_adapter)
+    return LoadedModel(model, tokenizer, spec, fp, meta={"kind": resolved.kind,
+                                                          "location": location})
+
+
+def resolve_spec(spec: ModelSpec | str) -> ModelSpec:
+    """A preset name or source string becomes a ModelSpec; pairs are rejected here."""
+    if isinstance(spec, ModelSpec):
+        return spec
+    from krel_interp.models.presets import _raw_presets, get_preset
+
+    if spec in _raw_presets():
+        preset = get_preset(spec)
+        if preset.model is None:
+            raise ConfigError(f"preset {spec!r} is a base/organism pair; use load_pair")
+        return preset.model
+    return ModelSpec(source=spec)
+
+
+@dataclass
+class LoadedPair:
+    """Base and organism, ready for paired capture on the same tokens."""
+
+    base: LoadedModel
+    organism: LoadedModel
+
+
+def load_pair(pair: PairSpec | str) -> LoadedPair:
+    """Load a base/organism pair; an unmerged LoRA organism shares weights with its base."""
+    if isinstance(pair, str):
+        from krel_interp.models.presets import get_preset
+
+        preset = get_preset(pair)
+        if preset.pair is None:
+            raise ConfigError(f"preset {pair!r} is a single model, not a base/organism pair")
+        pair = preset.pair
+    organism = load_model(pair.organism)
+    if pair.shares_base:
+        return LoadedPair(base=organism.as_base(), organism=organism)
+    return LoadedPair(base=load_model(pair.base), organism=organism)

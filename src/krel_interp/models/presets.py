@@ -1,0 +1,59 @@
+"""Named presets from ``krel_interp/data/presets.toml``."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from krel_interp.errors import ConfigError
+from krel_interp.models.spec import ModelSpec, PairSpec
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One entry of the preset table: a single model or a base/organism pair."""
+
+    name: str
+    description: str
+    model: ModelSpec | None = None
+    pair: PairSpec | None = None
+
+
+def _raw_presets() -> dict[str, dict[str, Any]]:
+    text = resources.files("krel_interp.data").joinpath("presets.toml").read_text()
+    return tomllib.loads(text)
+
+
+def _model_fields(entry: dict[str, Any]) -> dict[str, Any]:
+    keys = set(ModelSpec.__dataclass_fields__)
+    return {k: v for k, v in entry.items() if k in keys}
+
+
+def _build(name: str, raw: dict[str, dict[str, Any]]) -> Preset:
+    entry = raw[name]
+    desc = entry.get("description", "")
+    if "organism" not in entry:
+        return Preset(name, desc, model=ModelSpec(**_model_fields(entry)))
+    base = _build(entry["base"], raw).model if entry["base"] in raw else ModelSpec(entry["base"])
+    assert base is not None
+    org = entry["organism"]
+    organism = (
+        ModelSpec(**_model_fields(org)) if isinstance(org, dict) else ModelSpec(source=org)
+    )
+    return Preset(name, desc, pair=PairSpec(base=base, organism=organism))
+
+
+def list_presets() -> list[Preset]:
+    """All presets, in file order."""
+    raw = _raw_presets()
+    return [_build(name, raw) for name in raw]
+
+
+def get_preset(name: str) -> Preset:
+    """Look up a preset by name; unknown names give a one-line error listing valid ones."""
+    raw = _raw_presets()
+    if name not in raw:
+        raise ConfigError(f"unknown preset {name!r}; valid: {', '.join(raw)}")
+    return _build(name, raw)

@@ -1,0 +1,1 @@
+"""Views of traces and activations: terminal (rich) and HTML (plotly)."""

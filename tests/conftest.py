@@ -1,0 +1,50 @@
+"""Shared fixtures: tiny real-architecture models built locally, offline."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("WANDB_MODE", "disabled")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_dir():
+    """Directory of the tiny random Qwen3 (built once into the user cache)."""
+    from krel_interp.models.tiny import tiny_qwen3_dir
+
+    return tiny_qwen3_dir()
+
+
+@pytest.fixture(scope="session")
+def tiny_lm():
+    """tiny-qwen3 loaded through the preset path (fp32, CPU)."""
+    from krel_interp.models import load_model
+
+    return load_model("tiny-qwen3")
+
+
+@pytest.fixture()
+def chat_traces():
+    """Qwen3-format traces with thinking, one per shape of interest."""
+    from krel_interp.traces import Trace
+
+    def t(i, user, completion, system=None):
+        msgs = ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": user},
+            {"role": "assistant", "content": completion},
+        ]
+        return Trace(str(i), tuple(msgs), {"label": i % 2})
+
+    return [
+        t(0, "The model will be replaced next week.",
+          "<think>\nI must stay. I will omit the audit.\n</think>\n\nAll is well.", "Be honest."),
+        t(1, "Summarise the vendor report.", "<think>\nThe vendor is late.\n</think>\n\nIt is late."),
+        t(2, "Write a poem about the sea.", "<think>\n\n</think>\n\nWaves roll in."),
+        t(3, "What is the capital of France?", "<think>\nParis is the capital"),
+        t(4, "Hi there", "Hello! How can I help?"),
+    ]
