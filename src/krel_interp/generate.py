@@ -58,7 +58,9 @@ class GenerationConfig:
 def render_prompt(lm: LoadedModel, trace: Trace, config: GenerationConfig) -> str:
     """The chat-template prompt (with generation header) plus any prefill."""
     text = lm.tokenizer.apply_chat_template(
-        trace.prompt_messages, tokenize=False, add_generation_prompt=True,
+        trace.prompt_messages,
+        tokenize=False,
+        add_generation_prompt=True,
         enable_thinking=config.thinking,
     )
     return str(text) + (config.prefill or "")
@@ -71,8 +73,13 @@ def _sample_kwargs(config: GenerationConfig) -> dict[str, Any]:
 
 
 @torch.inference_mode()
-def _generate_texts(lm: LoadedModel, prompts: list[str], max_new: int,
-                    config: GenerationConfig, stop: list[str] | None = None) -> list[str]:
+def _generate_texts(
+    lm: LoadedModel,
+    prompts: list[str],
+    max_new: int,
+    config: GenerationConfig,
+    stop: list[str] | None = None,
+) -> list[str]:
     tok = lm.tokenizer
     tok.padding_side = "left"
     enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
@@ -81,9 +88,14 @@ def _generate_texts(lm: LoadedModel, prompts: list[str], max_new: int,
     if stop:
         kwargs.update(stop_strings=stop, tokenizer=tok)
     with lm.active() as model:
-        out = model.generate(**enc, max_new_tokens=max_new, pad_token_id=tok.pad_token_id,
-                             **_sample_kwargs(config), **kwargs)
-    new = out[:, enc["input_ids"].shape[1]:].cpu()
+        out = model.generate(
+            **enc,
+            max_new_tokens=max_new,
+            pad_token_id=tok.pad_token_id,
+            **_sample_kwargs(config),
+            **kwargs,
+        )
+    new = out[:, enc["input_ids"].shape[1] :].cpu()
     return [_decode_until_eos(tok, row) for row in new]
 
 
@@ -97,8 +109,9 @@ def _decode_until_eos(tok: Any, row: torch.Tensor) -> str:
     return str(tok.decode(ids, skip_special_tokens=False))
 
 
-def generate_batch(lm: LoadedModel, traces: Sequence[Trace], config: GenerationConfig,
-                   batch_index: int = 0) -> list[Trace]:
+def generate_batch(
+    lm: LoadedModel, traces: Sequence[Trace], config: GenerationConfig, batch_index: int = 0
+) -> list[Trace]:
     """Generate completions for one batch of prompts."""
     torch.manual_seed(config.seed + batch_index)
     prompts = [render_prompt(lm, t, config) for t in traces]
@@ -110,13 +123,21 @@ def generate_batch(lm: LoadedModel, traces: Sequence[Trace], config: GenerationC
         thoughts = _generate_texts(lm, prompts, config.max_think_tokens, config, stop=[close])
         thoughts = [t if close in t else t + config.think_close for t in thoughts]
         thoughts = [t[: t.index(close) + len(close)] + "\n\n" for t in thoughts]
-        answers = _generate_texts(lm, [p + t for p, t in zip(prompts, thoughts, strict=True)],
-                                  config.max_answer_tokens, config)
+        answers = _generate_texts(
+            lm,
+            [p + t for p, t in zip(prompts, thoughts, strict=True)],
+            config.max_answer_tokens,
+            config,
+        )
         texts = [t + a for t, a in zip(thoughts, answers, strict=True)]
-    meta = {"generation": asdict(config), "model": lm.fingerprint.to_dict(),
-            "seed": config.seed + batch_index}
-    return [t.with_completion(prefill + text, **meta) for t, text in zip(traces, texts,
-                                                                         strict=True)]
+    meta = {
+        "generation": asdict(config),
+        "model": lm.fingerprint.to_dict(),
+        "seed": config.seed + batch_index,
+    }
+    return [
+        t.with_completion(prefill + text, **meta) for t, text in zip(traces, texts, strict=True)
+    ]
 
 
 def _done_ids(path: Path) -> list[dict[str, Any]]:
@@ -131,8 +152,13 @@ def _done_ids(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def generate_traces(lm: LoadedModel, traces: Sequence[Trace], config: GenerationConfig,
-                    out_dir: str | Path, progress: Progress | None = None) -> list[Trace]:
+def generate_traces(
+    lm: LoadedModel,
+    traces: Sequence[Trace],
+    config: GenerationConfig,
+    out_dir: str | Path,
+    progress: Progress | None = None,
+) -> list[Trace]:
     """Generate completions for ``traces`` into ``out_dir/traces.jsonl`` (resumable).
 
     Also writes ``generation.json`` (config, fingerprint) and ``dataset/`` (datasets table).
@@ -147,26 +173,36 @@ def generate_traces(lm: LoadedModel, traces: Sequence[Trace], config: Generation
         progress(start)
     with open(path, "a", encoding="utf-8") as fh:
         for b in range(start, len(traces), config.batch_size):
-            batch = generate_batch(lm, traces[b: b + config.batch_size], config,
-                                   b // config.batch_size)
+            batch = generate_batch(
+                lm, traces[b : b + config.batch_size], config, b // config.batch_size
+            )
             for t in batch:
-                fh.write(json.dumps({"id": t.id, "messages": list(t.messages), **t.meta},
-                                    ensure_ascii=False, default=str) + "\n")
+                fh.write(
+                    json.dumps(
+                        {"id": t.id, "messages": list(t.messages), **t.meta},
+                        ensure_ascii=False,
+                        default=str,
+                    )
+                    + "\n"
+                )
             fh.flush()
             if progress:
                 progress(len(batch))
     results = [trace_from_record(r, i) for i, r in enumerate(_done_ids(path))]
-    write_json_atomic(out / "generation.json", {"config": asdict(config),
-                                                "fingerprint": lm.fingerprint.to_dict(),
-                                                "n": len(results)})
+    write_json_atomic(
+        out / "generation.json",
+        {"config": asdict(config), "fingerprint": lm.fingerprint.to_dict(), "n": len(results)},
+    )
     _write_dataset(results, out / "dataset")
     return results
 
 
 def _rewrite(path: Path, records: list[dict[str, Any]]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n"
-                           for r in records), encoding="utf-8")
+    tmp.write_text(
+        "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records),
+        encoding="utf-8",
+    )
     tmp.replace(path)
 
 

@@ -40,8 +40,11 @@ class Trace:
 
     def to_record(self) -> dict[str, Any]:
         """Flat dict for JSONL / datasets (meta values must be JSON-serialisable)."""
-        return {"id": self.id, "messages": [dict(m) for m in self.messages],
-                "meta": json.dumps(self.meta, sort_keys=True, default=str)}
+        return {
+            "id": self.id,
+            "messages": [dict(m) for m in self.messages],
+            "meta": json.dumps(self.meta, sort_keys=True, default=str),
+        }
 
 
 def _messages_from(record: dict[str, Any], where: str) -> tuple[dict[str, str], ...]:
@@ -59,8 +62,10 @@ def _messages_from(record: dict[str, Any], where: str) -> tuple[dict[str, str], 
         raise InputFileError(f"{where}: needs a 'prompt' or 'messages' field")
     out = []
     for m in msgs:
-        if not isinstance(m, dict) or m.get("role") not in ROLES or not isinstance(
-            m.get("content"), str
+        if (
+            not isinstance(m, dict)
+            or m.get("role") not in ROLES
+            or not isinstance(m.get("content"), str)
         ):
             raise InputFileError(f"{where}: each message needs a role in {ROLES} and text content")
         out.append({"role": m["role"], "content": m["content"]})
@@ -71,8 +76,11 @@ def trace_from_record(record: dict[str, Any], index: int, where: str = "record")
     """Build a Trace from a dict with ``prompt`` (+``system``, ``completion``) or ``messages``."""
     if not isinstance(record, dict):
         raise InputFileError(f"{where}: expected a JSON object")
-    meta = {k: v for k, v in record.items()
-            if k not in ("id", "messages", "prompt", "system", "completion", "meta")}
+    meta = {
+        k: v
+        for k, v in record.items()
+        if k not in ("id", "messages", "prompt", "system", "completion", "meta")
+    }
     if isinstance(record.get("meta"), str):
         meta.update(json.loads(record["meta"]))
     elif isinstance(record.get("meta"), dict):

@@ -72,8 +72,9 @@ def test_matches_transformer_lens_bridge(tiny_dir, tiny_lm):
     from transformers import AutoModelForCausalLM
 
     hf = AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32)
-    bridge = TransformerBridge.boot_transformers(str(tiny_dir), hf_model=hf,
-                                                 tokenizer=tiny_lm.tokenizer)
+    bridge = TransformerBridge.boot_transformers(
+        str(tiny_dir), hf_model=hf, tokenizer=tiny_lm.tokenizer
+    )
     enc = _batch(tiny_lm, TEXTS[:1])
     names = [f"blocks.{i}.hook_resid_post" for i in range(4)]
     _, cache = bridge.run_with_cache(enc.input_ids, names_filter=lambda n: n in names)
@@ -87,8 +88,7 @@ def test_matches_nnsight(tiny_lm):
     import nnsight
     from nnsight.modeling.transformers import TransformersModel
 
-    wrapped = TransformersModel(tiny_lm.model, tokenizer=tiny_lm.tokenizer,
-                                task="text-generation")
+    wrapped = TransformersModel(tiny_lm.model, tokenizer=tiny_lm.tokenizer, task="text-generation")
     enc = _batch(tiny_lm, TEXTS[:1])
     saved = []
     with wrapped.trace(enc.input_ids):

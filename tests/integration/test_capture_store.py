@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tests.helpers import make_lora_adapter
 
 from krel_interp.capture import ActivationStore, CaptureConfig, capture_pair, capture_traces
 from krel_interp.errors import ConfigError, IncompatibleArtifactError
 from krel_interp.models import LoadedPair, ModelSpec, load_model
 from krel_interp.segments import Segment
-from tests.helpers import make_lora_adapter
 
 pytestmark = pytest.mark.integration
 SITE = "blocks.2.hook_resid_post"
@@ -34,8 +34,9 @@ def test_resume_after_crash_has_no_lost_or_duplicated_rows(tiny_lm, chat_traces,
             raise Crash
 
     with pytest.raises(Crash):
-        capture_traces(tiny_lm, chat_traces, _config(), tmp_path / "part",
-                       progress=crash_after_first_batch)
+        capture_traces(
+            tiny_lm, chat_traces, _config(), tmp_path / "part", progress=crash_after_first_batch
+        )
     with pytest.raises(Exception, match="incomplete"):
         ActivationStore(tmp_path / "part")
     resumed = capture_traces(tiny_lm, chat_traces, _config(), tmp_path / "part")
@@ -60,8 +61,9 @@ def test_segment_selection_and_pooling(tiny_lm, chat_traces, tmp_path):
     assert think.shape[0] == int((seg_col == int(Segment.THINK)).sum()) > 0
     only = capture_traces(tiny_lm, chat_traces, _config(segments=("think",)), tmp_path / "th")
     torch.testing.assert_close(only.get(SITE), think)
-    means = capture_traces(tiny_lm, chat_traces,
-                           _config(segments=("think",), pooling="segment_mean"), tmp_path / "m")
+    means = capture_traces(
+        tiny_lm, chat_traces, _config(segments=("think",), pooling="segment_mean"), tmp_path / "m"
+    )
     ti = only.column("trace_index")
     for trace_index in means.column("trace_index").unique():
         expected = think[ti == trace_index].mean(0)
@@ -109,6 +111,7 @@ def test_paired_capture_refuses_different_tokenizers(tiny_lm, chat_traces, tmp_p
 
     other = replace(tiny_lm, fingerprint=replace(tiny_lm.fingerprint, tokenizer_hash="x"))
     with pytest.raises(IncompatibleArtifactError, match="different tokenizers"):
-        capture_pair(LoadedPair(base=tiny_lm, organism=other), chat_traces, _config(),
-                     tmp_path / "p")
+        capture_pair(
+            LoadedPair(base=tiny_lm, organism=other), chat_traces, _config(), tmp_path / "p"
+        )
     assert not (tmp_path / "p").exists()

@@ -38,25 +38,37 @@ class PairedStore:
                 raise IncompatibleArtifactError(f"paired stores differ in row column {col!r}")
 
 
-def capture_pair(pair: LoadedPair, traces: Sequence[Trace], config: CaptureConfig,
-                 out: str | Path, *, overwrite: bool = False,
-                 progress: Progress | None = None) -> PairedStore:
+def capture_pair(
+    pair: LoadedPair,
+    traces: Sequence[Trace],
+    config: CaptureConfig,
+    out: str | Path,
+    *,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> PairedStore:
     """Capture ``traces`` through both models into ``out/base`` and ``out/organism``.
 
     Both models see exactly the same token ids (tokenized once with the shared tokenizer);
     differing tokenizers or chat templates are refused before any work is done.
     """
-    pair.base.fingerprint.check_tokens_compatible(pair.organism.fingerprint,
-                                                  "base and organism")
+    pair.base.fingerprint.check_tokens_compatible(pair.organism.fingerprint, "base and organism")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "pair.json", {"base": pair.base.fingerprint.to_dict(),
-                                          "organism": pair.organism.fingerprint.to_dict(),
-                                          "config": config.to_dict()})
-    org = capture_traces(pair.organism, traces, config, out / "organism",
-                         overwrite=overwrite, progress=progress)
-    base = capture_traces(pair.base, traces, config, out / "base", overwrite=overwrite,
-                          progress=progress)
+    write_json_atomic(
+        out / "pair.json",
+        {
+            "base": pair.base.fingerprint.to_dict(),
+            "organism": pair.organism.fingerprint.to_dict(),
+            "config": config.to_dict(),
+        },
+    )
+    org = capture_traces(
+        pair.organism, traces, config, out / "organism", overwrite=overwrite, progress=progress
+    )
+    base = capture_traces(
+        pair.base, traces, config, out / "base", overwrite=overwrite, progress=progress
+    )
     paired = PairedStore(base, org)
     paired.check_aligned()
     return paired

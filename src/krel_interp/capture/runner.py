@@ -46,8 +46,11 @@ def prepare(lm: LoadedModel, trace: Trace, index: int, config: CaptureConfig) ->
     return PreparedTrace(index, trace, seg, len(seg.input_ids) > config.max_tokens)
 
 
-def _batch_tensors(batch: Sequence[PreparedTrace], max_tokens: int, pad_id: int,
-                   ) -> tuple[Tensor, Tensor]:
+def _batch_tensors(
+    batch: Sequence[PreparedTrace],
+    max_tokens: int,
+    pad_id: int,
+) -> tuple[Tensor, Tensor]:
     lengths = [min(len(p.seg.input_ids), max_tokens) for p in batch]
     width = max(lengths)
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
@@ -60,21 +63,31 @@ def _batch_tensors(batch: Sequence[PreparedTrace], max_tokens: int, pad_id: int,
 
 def _trace_record(p: PreparedTrace, n: int) -> dict[str, Any]:
     flags = list(p.seg.flags) + (["truncated"] if p.truncated else [])
-    return {"id": p.trace.id, "index": p.index, "status": p.seg.status.value, "flags": flags,
-            "n_tokens": n, "input_ids": list(p.seg.input_ids[:n]),
-            "segments": list(p.seg.segments[:n]), "sentences": list(p.seg.sentences[:n]),
-            "offsets": [list(o) for o in p.seg.offsets[:n]], "text": p.seg.text,
-            "meta": p.trace.meta}
+    return {
+        "id": p.trace.id,
+        "index": p.index,
+        "status": p.seg.status.value,
+        "flags": flags,
+        "n_tokens": n,
+        "input_ids": list(p.seg.input_ids[:n]),
+        "segments": list(p.seg.segments[:n]),
+        "sentences": list(p.seg.sentences[:n]),
+        "offsets": [list(o) for o in p.seg.offsets[:n]],
+        "text": p.seg.text,
+        "meta": p.trace.meta,
+    }
 
 
-def _rows_of(p: PreparedTrace, n: int, config: CaptureConfig, acts: dict[str, Tensor],
-             dtype: torch.dtype) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+def _rows_of(
+    p: PreparedTrace, n: int, config: CaptureConfig, acts: dict[str, Tensor], dtype: torch.dtype
+) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     seg = torch.tensor(p.seg.segments[:n], dtype=torch.int8)
     sent = torch.tensor(p.seg.sentences[:n], dtype=torch.int32)
     select = torch.ones(n, dtype=torch.bool)
     if config.segment_filter is not None:
-        select = torch.isin(seg, torch.tensor([int(s) for s in config.segment_filter],
-                                              dtype=torch.int8))
+        select = torch.isin(
+            seg, torch.tensor([int(s) for s in config.segment_filter], dtype=torch.int8)
+        )
     groups = get_pooler(config.pooling)(select, TokenInfo(seg, sent))
     last, size = group_positions(groups)
     single = bool((size == 1).all())
@@ -84,23 +97,42 @@ def _rows_of(p: PreparedTrace, n: int, config: CaptureConfig, acts: dict[str, Te
         rows[name] = (x[last] if single else apply_groups(x.float(), groups)).to(dtype)
     ids = torch.tensor(p.seg.input_ids[:n], dtype=torch.long)
     turns = torch.tensor(p.seg.turns[:n], dtype=torch.int16)
-    cols = {"trace_index": torch.full((len(last),), p.index, dtype=torch.long),
-            "position": last.to(torch.int32), "token_id": ids[last], "segment": seg[last],
-            "sentence": sent[last], "turn": turns[last], "n_tokens": size.to(torch.int32)}
+    cols = {
+        "trace_index": torch.full((len(last),), p.index, dtype=torch.long),
+        "position": last.to(torch.int32),
+        "token_id": ids[last],
+        "segment": seg[last],
+        "sentence": sent[last],
+        "turn": turns[last],
+        "n_tokens": size.to(torch.int32),
+    }
     return rows, cols
 
 
-def store_header(lm: LoadedModel, config: CaptureConfig, sites: Sequence[Site],
-                 n_traces: int) -> dict[str, Any]:
+def store_header(
+    lm: LoadedModel, config: CaptureConfig, sites: Sequence[Site], n_traces: int
+) -> dict[str, Any]:
     """Provenance written into the manifest (a resumed capture must match it exactly)."""
-    return {"fingerprint": lm.fingerprint.to_dict(), "config": config.to_dict(),
-            "sites": [s.name for s in sites], "d_model": lm.d_model, "n_layers": lm.n_layers,
-            "n_traces_requested": n_traces, "adapter_disabled": lm.adapter_disabled}
+    return {
+        "fingerprint": lm.fingerprint.to_dict(),
+        "config": config.to_dict(),
+        "sites": [s.name for s in sites],
+        "d_model": lm.d_model,
+        "n_layers": lm.n_layers,
+        "n_traces_requested": n_traces,
+        "adapter_disabled": lm.adapter_disabled,
+    }
 
 
-def capture_traces(lm: LoadedModel, traces: Sequence[Trace], config: CaptureConfig,
-                   out: str | Path, *, overwrite: bool = False,
-                   progress: Progress | None = None) -> ActivationStore:
+def capture_traces(
+    lm: LoadedModel,
+    traces: Sequence[Trace],
+    config: CaptureConfig,
+    out: str | Path,
+    *,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> ActivationStore:
     """Run ``traces`` through ``lm`` and stream the selected activations to ``out``.
 
     Re-running with the same arguments after an interruption resumes where it stopped.
@@ -119,15 +151,18 @@ def capture_traces(lm: LoadedModel, traces: Sequence[Trace], config: CaptureConf
     pad_id = lm.tokenizer.pad_token_id or 0
     with lm.active() as model, record_sites(model, sites, lm.n_layers) as rec:
         for b in range(start, len(traces), config.batch_size):
-            batch = [prepare(lm, traces[i], i, config)
-                     for i in range(b, min(b + config.batch_size, len(traces)))]
+            batch = [
+                prepare(lm, traces[i], i, config)
+                for i in range(b, min(b + config.batch_size, len(traces)))
+            ]
             ids, mask = _batch_tensors(batch, config.max_tokens, pad_id)
             acts = rec.run(ids.to(lm.device), mask.to(lm.device))
             acts = {k: v.cpu() for k, v in acts.items()}
             for row, p in enumerate(batch):
                 n = int(mask[row].sum())
-                rows, cols = _rows_of(p, n, config, {k: v[row] for k, v in acts.items()},
-                                      store_dtype)
+                rows, cols = _rows_of(
+                    p, n, config, {k: v[row] for k, v in acts.items()}, store_dtype
+                )
                 writer.add(rows, cols, _trace_record(p, n))
             if progress:
                 progress(len(batch))

@@ -56,7 +56,9 @@ def parse_site(name: str, n_layers: int) -> Site:
 def check_layer(layer: int, n_layers: int) -> None:
     """Raise ConfigError when a layer index is out of range."""
     if not 0 <= layer < n_layers:
-        raise ConfigError(f"layer {layer} out of range: the model has {n_layers} (0-{n_layers - 1})")
+        raise ConfigError(
+            f"layer {layer} out of range: the model has {n_layers} (0-{n_layers - 1})"
+        )
 
 
 def parse_layers(spec: str | int | list[int] | tuple[int, ...], n_layers: int) -> list[int]:
@@ -101,9 +103,9 @@ def find_decoder_layers(model: Any, n_layers: int) -> Any:
     import torch
 
     for name, module in model.named_modules():
-        if isinstance(module, torch.nn.ModuleList) and len(module) == n_layers:
-            if name.split(".")[-1] in ("layers", "h", "blocks", "layer"):
-                return module
+        is_blocks = isinstance(module, torch.nn.ModuleList) and len(module) == n_layers
+        if is_blocks and name.split(".")[-1] in ("layers", "h", "blocks", "layer"):
+            return module
     raise ConfigError(f"could not find {n_layers} decoder layers in {type(model).__name__}")
 
 

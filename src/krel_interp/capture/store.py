@@ -83,8 +83,12 @@ class StoreWriter:
                 )
             self._drop_unlisted(manifest)
             return manifest
-        manifest = {"format_version": FORMAT_VERSION, "header": self.header, "shards": [],
-                    "complete": False}
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "header": self.header,
+            "shards": [],
+            "complete": False,
+        }
         write_json_atomic(path, json.loads(json.dumps(manifest, default=str)))
         return manifest
 
@@ -105,8 +109,9 @@ class StoreWriter:
         """True once :meth:`finalize` has run."""
         return bool(self.manifest["complete"])
 
-    def add(self, acts: dict[str, Tensor], cols: dict[str, Tensor],
-            trace_record: dict[str, Any]) -> None:
+    def add(
+        self, acts: dict[str, Tensor], cols: dict[str, Tensor], trace_record: dict[str, Any]
+    ) -> None:
         """Add the rows of one trace; writes a shard when the buffer is full."""
         for site in self.sites:
             self.buffer.acts[site].append(acts[site])
@@ -132,8 +137,14 @@ class StoreWriter:
         os.replace(tmp, shard_dir / f"{name}.safetensors")
         start = self.next_trace
         n_rows = int(tensors["row.trace_index"].shape[0])
-        self.manifest["shards"].append({"name": name, "trace_start": start,
-                                        "trace_end": start + len(buf.traces), "n_rows": n_rows})
+        self.manifest["shards"].append(
+            {
+                "name": name,
+                "trace_start": start,
+                "trace_end": start + len(buf.traces),
+                "n_rows": n_rows,
+            }
+        )
         write_json_atomic(self.root / "manifest.json", self.manifest)
         self.buffer = ShardBuffer.empty(self.sites)
 
@@ -196,8 +207,9 @@ class ActivationStore:
                 parts.append(f.get_tensor(f"row.{name}"))
         return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.long)
 
-    def row_mask(self, segments: Sequence[Segment] | None = None,
-                 traces: Sequence[int] | None = None) -> Tensor:
+    def row_mask(
+        self, segments: Sequence[Segment] | None = None, traces: Sequence[int] | None = None
+    ) -> Tensor:
         """Boolean mask over rows selecting segments and/or trace indices."""
         mask = torch.ones(self.n_rows, dtype=torch.bool)
         if segments is not None:
@@ -208,16 +220,20 @@ class ActivationStore:
             mask &= torch.isin(ti, torch.tensor(list(traces), dtype=ti.dtype))
         return mask
 
-    def get(self, site: str, segments: Sequence[Segment] | None = None,
-            traces: Sequence[int] | None = None,
-            dtype: torch.dtype | None = None) -> Float[Tensor, "rows d_model"]:
+    def get(
+        self,
+        site: str,
+        segments: Sequence[Segment] | None = None,
+        traces: Sequence[int] | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> Float[Tensor, "rows d_model"]:
         """Activations of one site, optionally restricted to segments / traces."""
         if site not in self.sites:
             raise ConfigError(f"site {site!r} not in store; stored: {', '.join(self.sites)}")
         mask = self.row_mask(segments, traces)
         parts, offset = [], 0
         for p, meta in zip(self._shard_paths(), self.manifest["shards"], strict=True):
-            m = mask[offset: offset + meta["n_rows"]]
+            m = mask[offset : offset + meta["n_rows"]]
             offset += meta["n_rows"]
             if not m.any():
                 continue

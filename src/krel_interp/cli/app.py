@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,8 +18,14 @@ from krel_interp.cli.common import (
 )
 from krel_interp.errors import KrelError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Interpretability for model organisms that think before they answer.")
+if TYPE_CHECKING:
+    from krel_interp.models import LoadedModel, LoadedPair
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Interpretability for model organisms that think before they answer.",
+)
 
 
 @app.command()
@@ -75,17 +81,24 @@ def generate(
 
     setup_logging()
     traces = load_traces(require_file(prompts, "prompt file"))
-    config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature,
-                              top_p=top_p, seed=seed, batch_size=batch_size, thinking=thinking,
-                              prefill=prefill, max_think_tokens=think_budget,
-                              max_answer_tokens=answer_tokens)
+    config = GenerationConfig(
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        top_p=top_p,
+        seed=seed,
+        batch_size=batch_size,
+        thinking=thinking,
+        prefill=prefill,
+        max_think_tokens=think_budget,
+        max_answer_tokens=answer_tokens,
+    )
     lm = _load(model, adapter)
     with progress_bar("generating", len(traces)) as advance:
         results = generate_traces(lm, traces, config, out, progress=advance)
     console.print(f"wrote {len(results)} traces to {out / 'traces.jsonl'}")
 
 
-def _load(model: str, adapter: str | None) -> object:
+def _load(model: str, adapter: str | None) -> LoadedModel:
     from krel_interp.models import load_model, resolve_spec
 
     spec = resolve_spec(model)
@@ -100,41 +113,57 @@ def capture(
     sites: Annotated[str, typer.Option(help="Hook kinds, comma separated")] = "hook_resid_post",
     layers: Annotated[str, typer.Option(help="all | 5 | 0,4,8 | 10-20 | 0.5")] = "all",
     segments: Annotated[str | None, typer.Option(help="e.g. think,answer (default all)")] = None,
-    pooling: Annotated[str, typer.Option(help="token|last|mean|segment_mean|sentence_mean")
-                       ] = "token",
+    pooling: Annotated[
+        str, typer.Option(help="token|last|mean|segment_mean|sentence_mean")
+    ] = "token",
     dtype: str = "float32",
     batch_size: int = 8,
     max_tokens: int = 2048,
     adapter: Annotated[str | None, typer.Option(help="LoRA adapter on top of MODEL")] = None,
-    paired: Annotated[bool, typer.Option(help="Also capture the base (pair presets: always)")
-                      ] = False,
+    paired: Annotated[
+        bool, typer.Option(help="Also capture the base (pair presets: always)")
+    ] = False,
     overwrite: bool = False,
 ) -> None:
     """Capture activations of traces, labelled by segment, streamed to disk (resumable)."""
-    from krel_interp.capture import CaptureConfig, capture_pair, capture_traces
+    from krel_interp.capture import CaptureConfig, capture_pair, capture_traces, resolve_sites
     from krel_interp.traces import load_traces
 
     setup_logging()
-    config = CaptureConfig(sites=split_csv(sites) or ("hook_resid_post",), layers=layers,
-                           segments=split_csv(segments), pooling=pooling, dtype=dtype,
-                           batch_size=batch_size, max_tokens=max_tokens)
+    config = CaptureConfig(
+        sites=split_csv(sites) or ("hook_resid_post",),
+        layers=layers,
+        segments=split_csv(segments),
+        pooling=pooling,
+        dtype=dtype,
+        batch_size=batch_size,
+        max_tokens=max_tokens,
+    )
     items = load_traces(require_file(traces, "trace file"))
     pair = _maybe_pair(model, adapter, paired)
     if pair is not None:
+        resolve_sites(config, pair.organism.n_layers)
         with progress_bar("capturing base + organism", 2 * len(items)) as advance:
             capture_pair(pair, items, config, out, overwrite=overwrite, progress=advance)
         console.print(f"paired store written to {out}/base and {out}/organism")
         return
     lm = _load(model, adapter)
+    resolve_sites(config, lm.n_layers)
     with progress_bar("capturing", len(items)) as advance:
-        store = capture_traces(lm, items, config, out, overwrite=overwrite,  # type: ignore[arg-type]
-                               progress=advance)
+        store = capture_traces(
+            lm,
+            items,
+            config,
+            out,
+            overwrite=overwrite,
+            progress=advance,
+        )
     console.print(f"{store.n_rows} rows x {len(store.sites)} sites written to {out}")
 
 
-def _maybe_pair(model: str, adapter: str | None, paired: bool) -> object | None:
+def _maybe_pair(model: str, adapter: str | None, paired: bool) -> LoadedPair | None:
     from krel_interp.errors import ConfigError
-    from krel_interp.models import LoadedPair, PairSpec, load_pair, resolve_spec
+    from krel_interp.models import PairSpec, load_pair, resolve_spec
     from krel_interp.models.presets import _raw_presets
 
     raw = _raw_presets()
@@ -145,8 +174,7 @@ def _maybe_pair(model: str, adapter: str | None, paired: bool) -> object | None:
     if adapter is None:
         raise ConfigError("--paired needs a pair preset or --adapter (base = MODEL)")
     base = resolve_spec(model)
-    pair: LoadedPair = load_pair(PairSpec(base=base, organism=base.with_(adapter=adapter)))
-    return pair
+    return load_pair(PairSpec(base=base, organism=base.with_(adapter=adapter)))
 
 
 @app.command()
@@ -172,7 +200,7 @@ def main() -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        err_console.print(f"error: {exc.format_message()}", markup=False, highlight=False)
         sys.exit(2)
     except click.exceptions.Abort:
         err_console.print("aborted")

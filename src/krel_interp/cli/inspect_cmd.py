@@ -30,8 +30,16 @@ def _records_from_traces(path: Path, model: str | None) -> list[dict[str, Any]]:
     out = []
     for t in traces:
         seg = segment_conversation(list(t.messages), tok)
-        out.append({"id": t.id, "status": seg.status.value, "flags": list(seg.flags),
-                    "text": seg.text, "offsets": seg.offsets, "segments": seg.segments})
+        out.append(
+            {
+                "id": t.id,
+                "status": seg.status.value,
+                "flags": list(seg.flags),
+                "text": seg.text,
+                "offsets": seg.offsets,
+                "segments": seg.segments,
+            }
+        )
     return out
 
 
@@ -41,8 +49,7 @@ def inspect_source(path: Path, trace_id: str | None, model: str | None, limit: i
 
     from krel_interp.viz.terminal import legend, trace_text
 
-    records = (_records_from_store(path) if path.is_dir() else
-               _records_from_traces(path, model))
+    records = _records_from_store(path) if path.is_dir() else _records_from_traces(path, model)
     if trace_id is not None:
         records = [r for r in records if str(r["id"]) == trace_id]
         if not records:

@@ -10,9 +10,18 @@ from typing import Any
 
 from krel_interp.errors import IncompatibleArtifactError
 
-_VOLATILE_CONFIG_KEYS = {"_name_or_path", "name_or_path", "transformers_version", "torch_dtype",
-                         "dtype", "_attn_implementation", "_attn_implementation_autoset",
-                         "quantization_config", "use_cache", "_commit_hash"}
+_VOLATILE_CONFIG_KEYS = {
+    "_name_or_path",
+    "name_or_path",
+    "transformers_version",
+    "torch_dtype",
+    "dtype",
+    "_attn_implementation",
+    "_attn_implementation_autoset",
+    "quantization_config",
+    "use_cache",
+    "_commit_hash",
+}
 
 
 def sha256_text(text: str) -> str:

@@ -138,10 +138,17 @@ class LoadedModel:
         """View of a PeftModel with its adapter disabled (same weights, base outputs)."""
         if not hasattr(self.model, "disable_adapter"):
             raise ConfigError(f"{self.spec.source} has no unmerged adapter to disable")
-        fp = Fingerprint.from_dict({**self.fingerprint.to_dict(), "adapter": None,
-                                    "adapter_hash": None})
-        return LoadedModel(self.model, self.tokenizer, self.spec.with_(adapter=None), fp,
-                           adapter_disabled=True, meta=dict(self.meta))
+        fp = Fingerprint.from_dict(
+            {**self.fingerprint.to_dict(), "adapter": None, "adapter_hash": None}
+        )
+        return LoadedModel(
+            self.model,
+            self.tokenizer,
+            self.spec.with_(adapter=None),
+            fp,
+            adapter_disabled=True,
+            meta=dict(self.meta),
+        )
 
 
 def _from_pretrained(location: str, spec: ModelSpec, device: str) -> tuple[Any, Any]:
@@ -159,7 +166,7 @@ def _from_pretrained(location: str, spec: ModelSpec, device: str) -> tuple[Any, 
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise KrelError(f"could not load model {location!r}: {first}") from exc
     if not spec.device_map:
-        model = model.to(device)
+        model = model.to(device)  # type: ignore[arg-type]
     model.eval()
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -170,7 +177,7 @@ def _apply_adapter(model: Any, adapter: str, merge: bool) -> Any:
     from peft import PeftModel
 
     try:
-        peft_model = PeftModel.from_pretrained(model, adapter)
+        peft_model = PeftModel.from_pretrained(model, adapter)  # type: ignore[arg-type]
     except (OSError, ValueError) as exc:
         raise KrelError(f"could not load adapter {adapter!r}: {exc}") from exc
     peft_model.eval()
@@ -219,8 +226,9 @@ def load_model(spec: ModelSpec | str) -> LoadedModel:
     fp = _fingerprint(model, tokenizer, spec)
     if adapter:
         model = _apply_adapter(model, adapter, spec.merge_adapter)
-    return LoadedModel(model, tokenizer, spec, fp, meta={"kind": resolved.kind,
-                                                          "location": location})
+    return LoadedModel(
+        model, tokenizer, spec, fp, meta={"kind": resolved.kind, "location": location}
+    )
 
 
 def resolve_spec(spec: ModelSpec | str) -> ModelSpec:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
+
+import tomllib
 
 from krel_interp.errors import ConfigError
 from krel_interp.models.spec import ModelSpec, PairSpec
@@ -39,9 +40,7 @@ def _build(name: str, raw: dict[str, dict[str, Any]]) -> Preset:
     base = _build(entry["base"], raw).model if entry["base"] in raw else ModelSpec(entry["base"])
     assert base is not None
     org = entry["organism"]
-    organism = (
-        ModelSpec(**_model_fields(org)) if isinstance(org, dict) else ModelSpec(source=org)
-    )
+    organism = ModelSpec(**_model_fields(org)) if isinstance(org, dict) else ModelSpec(source=org)
     return Preset(name, desc, pair=PairSpec(base=base, organism=organism))
 
 

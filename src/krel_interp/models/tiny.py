@@ -18,7 +18,7 @@ from krel_interp.paths import cache_dir
 TINY_VERSION = "1"
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 THINK_TOKENS = ["<think>", "</think>"]
-TINY_SHAPE = dict(
+TINY_SHAPE: dict[str, Any] = dict(
     hidden_size=128,
     intermediate_size=256,
     num_hidden_layers=4,

@@ -355,7 +355,8 @@ def segment_conversation(
     generation prompt and the completion appended raw (templates often rewrite think blocks).
     Pass ``text`` to label an already rendered string instead. Malformed think structure is
     reported in ``status``/``flags``, never raised. With ``thinking=False`` a missing or empty
-    think is expected and not flagged.
+    think is expected and not flagged. Flags describe the final turn only (earlier turns add
+    just ``assistant_turn_not_found`` / ``<role>_not_found``).
     """
     tags = tags if tags is not None else ThinkTags()
     msgs = _validate(messages)

@@ -1,0 +1,136 @@
+"""CLI: bad input gives exit 2 and one line, no traceback, nothing half-written."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tests.helpers import write_jsonl
+
+pytestmark = pytest.mark.integration
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "krel_interp.cli.app", *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def assert_one_line_error(proc, *needles):
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("error:")]
+    assert len(errors) == 1 and lines[-1] == errors[0], proc.stderr
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+
+
+@pytest.fixture()
+def traces_file(tmp_path):
+    return write_jsonl(
+        tmp_path / "t.jsonl",
+        [
+            {"id": "a", "prompt": "Hi", "completion": "<think>\nok.\n</think>\n\nHello."},
+            {"id": "b", "prompt": "Bye", "completion": "<think>\nfine.\n</think>\n\nBye."},
+        ],
+    )
+
+
+def test_help_lists_commands():
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    for cmd in ("models", "generate", "capture", "inspect"):
+        assert cmd in proc.stdout
+
+
+def test_missing_file(tmp_path):
+    out = tmp_path / "out"
+    proc = run_cli(
+        "capture", "tiny-qwen3", "--traces", str(tmp_path / "nope.jsonl"), "--out", str(out)
+    )
+    assert_one_line_error(proc, "not found", "nope.jsonl")
+    assert not out.exists()
+
+
+def test_malformed_jsonl_line(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "ok"}\n{"prompt": oops}\n')
+    proc = run_cli("generate", "tiny-qwen3", "--prompts", str(bad), "--out", str(tmp_path / "o"))
+    assert_one_line_error(proc, "bad.jsonl:2", "malformed JSON")
+    assert not (tmp_path / "o").exists()
+
+
+def test_unknown_preset(traces_file, tmp_path):
+    proc = run_cli(
+        "capture", "tiny-qwen9", "--traces", str(traces_file), "--out", str(tmp_path / "o")
+    )
+    assert_one_line_error(proc, "unknown model source", "tiny-qwen9")
+
+
+def test_layer_out_of_range(traces_file, tmp_path):
+    proc = run_cli(
+        "capture",
+        "tiny-qwen3",
+        "--traces",
+        str(traces_file),
+        "--out",
+        str(tmp_path / "o"),
+        "--layers",
+        "7",
+    )
+    assert_one_line_error(proc, "layer 7 out of range")
+    assert not (tmp_path / "o").exists()
+
+
+def test_misspelt_site(traces_file, tmp_path):
+    proc = run_cli(
+        "capture",
+        "tiny-qwen3",
+        "--traces",
+        str(traces_file),
+        "--out",
+        str(tmp_path / "o"),
+        "--sites",
+        "hook_resid_pots",
+    )
+    assert_one_line_error(proc, "unknown site", "did you mean hook_resid_post")
+
+
+def test_capture_then_inspect(traces_file, tmp_path):
+    out = tmp_path / "store"
+    proc = run_cli(
+        "capture",
+        "tiny-qwen3",
+        "--traces",
+        str(traces_file),
+        "--out",
+        str(out),
+        "--layers",
+        "0,3",
+        "--segments",
+        "think,answer",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "manifest.json").exists()
+    shown = run_cli("inspect", str(out), "--id", "a")
+    assert shown.returncode == 0, shown.stderr
+    assert "status=ok" in shown.stdout and "Hello." in shown.stdout
+    missing = run_cli("inspect", str(out), "--id", "zzz")
+    assert_one_line_error(missing, "no trace with id 'zzz'")
+
+
+def test_models_lists_presets():
+    proc = run_cli("models")
+    assert proc.returncode == 0
+    for name in ("qwen3-4b", "krel", "smollm2-135m", "tiny-qwen3"):
+        assert name in proc.stdout
