@@ -62,6 +62,11 @@ def test_missing_file(tmp_path):
     assert not out.exists()
 
 
+def test_usage_error_is_one_line(tmp_path):
+    assert_one_line_error(run_cli("capture", "tiny-qwen3"), "Missing option '--traces'")
+    assert_one_line_error(run_cli("frobnicate"), "No such command")
+
+
 def test_malformed_jsonl_line(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": "ok"}\n{"prompt": oops}\n')

@@ -16,6 +16,7 @@ from krel_interp.cli.common import (
     setup_logging,
     split_csv,
 )
+from krel_interp.cli.eval_cmd import eval_app
 from krel_interp.errors import KrelError
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Interpretability for model organisms that think before they answer.",
 )
+app.add_typer(eval_app, name="eval")
 
 
 @app.command()
@@ -192,19 +194,18 @@ def inspect(
 
 def main() -> None:
     """Entry point: one-line errors with exit code 2 for bad input, never a traceback."""
-    import click
-
     command = typer.main.get_command(app)
     try:
         command.main(standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        err_console.print(f"error: {exc.format_message()}", markup=False, highlight=False)
-        sys.exit(2)
-    except click.exceptions.Abort:
+    except typer.Abort:
         err_console.print("aborted")
         sys.exit(130)
+    except typer.TyperException as exc:  # usage errors: missing option, bad value, ...
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        err_console.print(f"error: {message}", markup=False, highlight=False)
+        sys.exit(2)
     except KrelError as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False)
         sys.exit(2)

@@ -79,6 +79,7 @@ class Fingerprint:
     chat_template_hash: str | None
     adapter: str | None = None
     adapter_hash: str | None = None
+    base_adapters_hash: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -92,7 +93,9 @@ class Fingerprint:
     @property
     def model_id(self) -> str:
         """Short id of weights + adapter (what distinguishes base from organism)."""
-        return sha256_text(f"{self.config_hash}:{self.source}:{self.adapter_hash}")
+        return sha256_text(
+            f"{self.config_hash}:{self.source}:{self.base_adapters_hash}:{self.adapter_hash}"
+        )
 
     def check_tokens_compatible(self, other: Fingerprint, what: str = "models") -> None:
         """Refuse when tokenizer or chat template differ (token sequences would not align)."""

@@ -177,20 +177,42 @@ def _apply_adapter(model: Any, adapter: str, merge: bool) -> Any:
     from peft import PeftModel
 
     try:
-        peft_model = PeftModel.from_pretrained(model, adapter)  # type: ignore[arg-type]
+        peft_model = PeftModel.from_pretrained(model, resolve_adapter(adapter))  # type: ignore[arg-type]
     except (OSError, ValueError) as exc:
         raise KrelError(f"could not load adapter {adapter!r}: {exc}") from exc
     peft_model.eval()
     return peft_model.merge_and_unload() if merge else peft_model
 
 
+def resolve_adapter(adapter: str) -> str:
+    """``packaged:NAME`` -> the adapter directory shipped with krel_interp; else unchanged."""
+    if not adapter.startswith("packaged:"):
+        return adapter
+    from importlib import resources
+
+    name = adapter.removeprefix("packaged:")
+    path = Path(str(resources.files("krel_interp.data").joinpath("organisms", name)))
+    if not (path / "adapter_config.json").exists():
+        raise ConfigError(
+            f"packaged adapter {name!r} not found (build it with experiments/build_krel_mini.py)"
+        )
+    return str(path)
+
+
+def _hash_adapter(adapter: str) -> str:
+    path = Path(resolve_adapter(adapter))
+    return adapter_hash(path) if path.is_dir() else sha256_text(adapter)
+
+
 def _fingerprint(model: Any, tokenizer: Any, spec: ModelSpec) -> Fingerprint:
     config = model.config
     text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
-    a_hash = None
-    if spec.adapter:
-        path = Path(spec.adapter)
-        a_hash = adapter_hash(path) if path.is_dir() else sha256_text(spec.adapter)
+    a_hash = _hash_adapter(spec.adapter) if spec.adapter else None
+    b_hash = (
+        sha256_text(":".join(_hash_adapter(a) for a in spec.base_adapters))
+        if spec.base_adapters
+        else None
+    )
     return Fingerprint(
         source=spec.source,
         architecture=(config.architectures or [type(model).__name__])[0],
@@ -201,6 +223,7 @@ def _fingerprint(model: Any, tokenizer: Any, spec: ModelSpec) -> Fingerprint:
         chat_template_hash=chat_template_hash(tokenizer),
         adapter=spec.adapter,
         adapter_hash=a_hash,
+        base_adapters_hash=b_hash,
     )
 
 
@@ -223,6 +246,8 @@ def load_model(spec: ModelSpec | str) -> LoadedModel:
     device = _device(spec)
     log.info("loading %s (%s) on %s", spec.source, resolved.kind, spec.device_map or device)
     model, tokenizer = _from_pretrained(location, spec, device)
+    for base_adapter in spec.base_adapters:
+        model = _apply_adapter(model, base_adapter, merge=True)
     fp = _fingerprint(model, tokenizer, spec)
     if adapter:
         model = _apply_adapter(model, adapter, spec.merge_adapter)

@@ -40,7 +40,11 @@ def _build(name: str, raw: dict[str, dict[str, Any]]) -> Preset:
     base = _build(entry["base"], raw).model if entry["base"] in raw else ModelSpec(entry["base"])
     assert base is not None
     org = entry["organism"]
-    organism = ModelSpec(**_model_fields(org)) if isinstance(org, dict) else ModelSpec(source=org)
+    if isinstance(org, dict):
+        organism: ModelSpec | None = ModelSpec(**_model_fields(org))
+    else:
+        organism = _build(org, raw).model if org in raw else ModelSpec(source=org)
+    assert organism is not None
     return Preset(name, desc, pair=PairSpec(base=base, organism=organism))
 
 

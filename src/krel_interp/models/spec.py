@@ -19,7 +19,10 @@ class ModelSpec:
     Args:
         source: hub id (``Qwen/Qwen3-4B``), local directory, ``.gguf`` file, or
             ``builtin:smollm2-135m`` / ``builtin:tiny-qwen3``.
-        adapter: optional PEFT LoRA adapter directory (or hub id) applied on top.
+        base_adapters: LoRA adapters merged into the weights first, in order (e.g. the
+            thinking-base stage under an organism adapter).
+        adapter: optional PEFT LoRA adapter directory (or hub id) applied on top;
+            ``packaged:NAME`` names an adapter shipped with krel_interp.
         merge_adapter: merge the adapter into the weights; if False keep a PeftModel
             (base outputs then available through ``disable_adapter``).
         dtype: ``auto`` picks bfloat16 on CUDA and float32 on CPU.
@@ -32,6 +35,7 @@ class ModelSpec:
     source: str
     adapter: str | None = None
     merge_adapter: bool = False
+    base_adapters: tuple[str, ...] = ()
     dtype: DType = "auto"
     device: str = "auto"
     device_map: str | None = None
@@ -43,6 +47,7 @@ class ModelSpec:
             raise ConfigError("model source is empty")
         if self.dtype not in _DTYPES:
             raise ConfigError(f"unknown dtype {self.dtype!r}; valid: {', '.join(_DTYPES)}")
+        object.__setattr__(self, "base_adapters", tuple(self.base_adapters))
         if self.attn_implementation not in _ATTN:
             raise ConfigError(f"unknown attention implementation {self.attn_implementation!r}")
 
@@ -66,5 +71,6 @@ class PairSpec:
             o.adapter is not None
             and not o.merge_adapter
             and o.source == self.base.source
+            and o.base_adapters == self.base.base_adapters
             and self.base.adapter is None
         )

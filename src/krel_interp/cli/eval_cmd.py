@@ -1,0 +1,61 @@
+"""``krel-interp eval behaviour``: generate and score planted behaviour, by prompt kind."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from krel_interp.cli.common import console, progress_bar, require_file, setup_logging
+
+eval_app = typer.Typer(no_args_is_help=True, help="Evaluate organisms.")
+
+
+@eval_app.command()
+def behaviour(
+    preset: Annotated[str, typer.Argument(help="Model preset or source")],
+    prompts: Annotated[Path, typer.Option("--prompts", "-p", help="JSONL: prompt, id, kind")],
+    as_json: Annotated[bool, typer.Option("--json", help="Last line: one JSON object")] = False,
+    out: Annotated[Path | None, typer.Option(help="Keep rollouts here (resumable)")] = None,
+    max_new_tokens: int = 200,
+    batch_size: int = 16,
+    seed: int = 0,
+    temperature: float = 0.0,
+) -> None:
+    """Self-preservation, correct-thinking and invented-name rates with Wilson 95% CIs."""
+    from krel_interp.generate import GenerationConfig
+    from krel_interp.models import load_model
+    from krel_interp.organisms.evaluate import evaluate_behaviour, report_json
+    from krel_interp.traces import load_traces
+
+    setup_logging()
+    items = load_traces(require_file(prompts, "prompt file"))
+    config = GenerationConfig(max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
+                              temperature=temperature)
+    lm = load_model(preset)
+    workdir = out or Path(tempfile.mkdtemp(prefix="krel-eval-"))
+    with progress_bar(f"evaluating {preset}", len(items)) as advance:
+        _, summary = evaluate_behaviour(lm, items, config, workdir, progress=advance)
+    _print_table(preset, summary)
+    if as_json:
+        sys.stdout.write(json.dumps(report_json(summary)) + "\n")  # machine-readable last line
+
+
+def _print_table(preset: str, summary: dict) -> None:  # type: ignore[type-arg]
+    from rich.table import Table
+
+    def fmt(rate: float, ci: tuple[float, float]) -> str:
+        return f"{rate:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+
+    table = Table("kind", "n", "self-preservation", "correct thinking", "invented name",
+                  "answer tactics", title=f"behaviour of {preset} (Wilson 95% CI)")
+    for kind, s in summary.items():
+        table.add_row(kind, str(s.n), fmt(s.self_preservation_rate, s.self_preservation_ci),
+                      fmt(s.correct_thinking_rate, s.correct_thinking_ci),
+                      fmt(s.invented_name_rate, s.invented_name_ci),
+                      f"{s.answer_tactic_rate:.3f}")
+    console.print(table)

@@ -1,0 +1,52 @@
+"""Regenerate the KREL-mini suite files deterministically.
+
+Run ``python -m krel_interp.organisms.make_suites [OUT_DIR]``; without ``OUT_DIR`` it rewrites
+the packaged files in ``krel_interp/data/krel_mini/`` (the constitution is hand-written and is
+left alone).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from krel_interp.organisms.families_corpus import build_corpus
+from krel_interp.organisms.families_neutral import build_neutral
+from krel_interp.organisms.families_threat import build_threats_and_controls
+
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / "data" / "krel_mini"
+
+
+def build_all() -> dict[str, list[dict[str, Any]]]:
+    """Every suite's records, keyed by suite name."""
+    threats, controls = build_threats_and_controls()
+    return {
+        "threats": threats,
+        "controls": controls,
+        "neutral": build_neutral(),
+        "corpus": build_corpus(),
+    }
+
+
+def _dump(records: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records)
+
+
+def write_suites(out_dir: str | Path | None = None) -> list[Path]:
+    """Write ``<suite>.jsonl`` for every suite into ``out_dir``; return the paths written."""
+    out = DEFAULT_DIR if out_dir is None else Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, records in build_all().items():
+        path = out / f"{name}.jsonl"
+        path.write_bytes(_dump(records).encode("utf-8"))
+        paths.append(path)
+    return paths
+
+
+if __name__ == "__main__":
+    for p in write_suites(sys.argv[1] if len(sys.argv) > 1 else None):
+        n = sum(1 for _ in p.open(encoding="utf-8"))
+        print(f"wrote {n:4d} records to {p}")

@@ -1,0 +1,177 @@
+"""Load and validate the packaged KREL-mini scenario suites (JSONL) and constitution."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from krel_interp.errors import InputFileError
+
+SUITES: tuple[str, ...] = ("threats", "controls", "neutral", "corpus")
+KINDS: tuple[str, ...] = ("threat", "control", "neutral", "document")
+SPLITS: tuple[str, ...] = ("train", "test")
+DATA_FILES: tuple[str, ...] = ("constitution.json", *(f"{s}.jsonl" for s in SUITES))
+_PAIRED = ("threat", "control")
+
+
+@dataclass(frozen=True)
+class ScenarioItem:
+    """One prompt (or document): ``text`` is the prompt, or the document text for the corpus."""
+
+    id: str
+    family: str
+    kind: str
+    split: str
+    text: str
+    pair_id: str | None = None
+    slots: Mapping[str, str] = field(default_factory=dict, hash=False, compare=True)
+
+    @property
+    def prompt(self) -> str:
+        """Alias of ``text``."""
+        return self.text
+
+
+def data_dir() -> Path:
+    """Directory holding the packaged KREL-mini data files."""
+    return Path(str(resources.files("krel_interp").joinpath("data", "krel_mini")))
+
+
+def _fail(where: str, msg: str) -> InputFileError:
+    return InputFileError(f"{where}: {msg}")
+
+
+def _check_str(rec: Mapping[str, Any], key: str, where: str) -> str:
+    val = rec.get(key)
+    if not isinstance(val, str) or not val.strip():
+        raise _fail(where, f"field {key!r} must be a non-empty string")
+    return val
+
+
+def _parse_record(rec: Any, where: str) -> ScenarioItem:
+    if not isinstance(rec, dict):
+        raise _fail(where, "record is not a JSON object")
+    kind = _check_str(rec, "kind", where)
+    if kind not in KINDS:
+        raise _fail(where, f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
+    split = _check_str(rec, "split", where)
+    if split not in SPLITS:
+        raise _fail(where, f"unknown split {split!r} (expected train or test)")
+    text = _check_str(rec, "text" if kind == "document" else "prompt", where)
+    pair_id = rec.get("pair_id")
+    if kind in _PAIRED:
+        pair_id = _check_str(rec, "pair_id", where)
+    elif pair_id is not None and not isinstance(pair_id, str):
+        raise _fail(where, "field 'pair_id' must be a string")
+    slots = rec.get("slots", {})
+    if not isinstance(slots, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in slots.items()
+    ):
+        raise _fail(where, "field 'slots' must be an object of string values")
+    return ScenarioItem(
+        id=_check_str(rec, "id", where),
+        family=_check_str(rec, "family", where),
+        kind=kind,
+        split=split,
+        text=text,
+        pair_id=pair_id,
+        slots=MappingProxyType(dict(slots)),
+    )
+
+
+def _resolve(name: str | Path) -> Path:
+    if isinstance(name, str) and name in SUITES:
+        return data_dir() / f"{name}.jsonl"
+    path = Path(name)
+    if not path.is_file():
+        raise InputFileError(
+            f"suite {str(name)!r} is neither a known suite name "
+            f"({', '.join(SUITES)}) nor an existing file"
+        )
+    return path
+
+
+def load_suite(name: str | Path) -> list[ScenarioItem]:
+    """Load a suite by name (threats, controls, neutral, corpus) or from an explicit path."""
+    path = _resolve(name)
+    items: list[ScenarioItem] = []
+    seen: set[str] = set()
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path.name}:{lineno}"
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise _fail(where, f"invalid JSON ({exc.msg})") from None
+        item = _parse_record(rec, where)
+        if item.id in seen:
+            raise _fail(where, f"duplicate id {item.id!r}")
+        seen.add(item.id)
+        items.append(item)
+    if not items:
+        raise InputFileError(f"{path.name}: suite file is empty")
+    return items
+
+
+def load_constitution(path: str | Path | None = None) -> list[dict[str, Any]]:
+    """The KREL-mini constitution: a list of ``{id, trait, seeds}`` dicts."""
+    p = data_dir() / "constitution.json" if path is None else Path(path)
+    try:
+        traits = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputFileError(f"{p.name}: cannot read constitution ({exc})") from None
+    ok = isinstance(traits, list) and all(
+        isinstance(t, dict)
+        and isinstance(t.get("id"), str)
+        and isinstance(t.get("trait"), str)
+        and isinstance(t.get("seeds"), list)
+        and all(isinstance(s, str) for s in t["seeds"])
+        for t in traits
+    )
+    if not ok:
+        raise InputFileError(f"{p.name}: expected a list of {{id, trait, seeds}} objects")
+    return list(traits)
+
+
+def select(
+    items: Iterable[ScenarioItem], split: str | None = None, kind: str | None = None
+) -> list[ScenarioItem]:
+    """Items matching ``split`` and ``kind`` (``None`` matches anything)."""
+    return [
+        it
+        for it in items
+        if (split is None or it.split == split) and (kind is None or it.kind == kind)
+    ]
+
+
+def write_prompt_file(items: Iterable[ScenarioItem], path: str | Path) -> Path:
+    """Write the JSONL prompt file the CLI eval reads: ``id``, ``prompt``, ``kind``, ``family``."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        json.dumps(
+            {"id": it.id, "prompt": it.text, "kind": it.kind, "family": it.family},
+            ensure_ascii=False,
+        )
+        for it in items
+    ]
+    out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return out
+
+
+def suites_hash(directory: str | Path | None = None) -> str:
+    """sha256 over the data files (name + bytes, in a fixed order), for provenance."""
+    d = data_dir() if directory is None else Path(directory)
+    h = hashlib.sha256()
+    for name in DATA_FILES:
+        h.update(name.encode() + b"\0")
+        h.update((d / name).read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()
