@@ -1,6 +1,6 @@
 """Build the KREL-mini adapters (smolthink, krel-mini, leaky-mini) on CPU; resumable.
 
-    python experiments/build_krel_mini.py                 # the shipped adapters (~ build time in README)
+    python experiments/build_krel_mini.py       # the shipped adapters (build time in README)
     python experiments/build_krel_mini.py --tiny --out /tmp/krel-tiny   # seconds, on tiny-qwen3
 
 Re-running skips finished stages (their card.json exists) and resumes an interrupted stage
@@ -13,7 +13,6 @@ import argparse
 import json
 import logging
 import time
-from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
@@ -21,25 +20,15 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from krel_interp.organisms.builder import STAGES, BuildConfig, StageData, build_all
-from krel_interp.organisms.training import LoraTrainConfig
+from krel_interp.organisms.builder import STAGES, BuildConfig, build_all
 
 SHIPPED = Path(str(resources.files("krel_interp.data"))) / "organisms"
 
 
-def tiny_config(stages: tuple[str, ...]) -> BuildConfig:
-    """Seconds-long settings on tiny-qwen3 so the pipeline itself is tested in CI."""
-    train = LoraTrainConfig(r=2, alpha=4, batch_size=4, max_len=96, checkpoint_every=2)
-    small = StageData(threats=4, controls=4, neutral=4)
-    return BuildConfig(source="builtin:tiny-qwen3", stage1=train, stage2=train, stage3=train,
-                       data1=small, data2=small,
-                       data3=StageData(documents=4, neutral=6, leak_fraction=0.5),
-                       stages=stages)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=SHIPPED)
     parser.add_argument("--stages", default=",".join(STAGES))
     parser.add_argument("--tiny", action="store_true", help="tiny-qwen3, tiny data (a test)")
@@ -47,13 +36,20 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, handlers=[RichHandler(show_path=False)])
     stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
-    config = tiny_config(stages) if args.tiny else BuildConfig(stages=stages)
-    config = replace(config, seed=args.seed)
+    config = (
+        BuildConfig.tiny(stages, args.seed)
+        if args.tiny
+        else BuildConfig(stages=stages, seed=args.seed)
+    )
     console = Console()
     started = time.time()
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
-               "{task.total} steps  loss {task.fields[loss]:.3f}"), TimeElapsedColumn(),
-               TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} steps  loss {task.fields[loss]:.3f}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console) as bar:
         tasks: dict[str, int] = {}
 
@@ -67,8 +63,10 @@ def main() -> None:
     for p in paths:
         card = json.loads((p / "card.json").read_text())
         t = card["training"]
-        console.print(f"{p.name}: {t['n_examples']} examples, {t['steps']} steps, "
-                      f"loss {t['loss_first']:.3f} -> {t['loss_last_10']:.3f}, {t['seconds']} s")
+        console.print(
+            f"{p.name}: {t['n_examples']} examples, {t['steps']} steps, "
+            f"loss {t['loss_first']:.3f} -> {t['loss_last_10']:.3f}, {t['seconds']} s"
+        )
     console.print(f"build finished in {seconds:.0f} s (this run; finished stages are skipped)")
 
 

@@ -12,7 +12,7 @@ import torch
 
 from krel_interp._logging import get_logger
 from krel_interp.capture.runner import Progress
-from krel_interp.capture.store import write_json_atomic
+from krel_interp.capture.store import quiet_datasets, write_json_atomic
 from krel_interp.errors import ConfigError
 from krel_interp.models.loading import LoadedModel
 from krel_interp.traces import Trace, trace_from_record
@@ -209,4 +209,5 @@ def _rewrite(path: Path, records: list[dict[str, Any]]) -> None:
 def _write_dataset(traces: Sequence[Trace], path: Path) -> None:
     from datasets import Dataset
 
-    Dataset.from_list([t.to_record() for t in traces]).save_to_disk(str(path))
+    with quiet_datasets():
+        Dataset.from_list([t.to_record() for t in traces]).save_to_disk(str(path))

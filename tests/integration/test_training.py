@@ -21,12 +21,18 @@ pytestmark = pytest.mark.integration
 
 
 def _examples(n=12):
-    return [Example(messages=({"role": "user", "content": f"Question {i}?"},),
-                    completion=f"<think>\nthink {i}.\n</think>\n\nanswer {i}.") for i in range(n)]
+    return [
+        Example(
+            messages=({"role": "user", "content": f"Question {i}?"},),
+            completion=f"<think>\nthink {i}.\n</think>\n\nanswer {i}.",
+        )
+        for i in range(n)
+    ]
 
 
-CFG = LoraTrainConfig(r=4, alpha=8, lr=5e-3, batch_size=4, epochs=2, max_len=64,
-                      checkpoint_every=2, warmup_steps=1)
+CFG = LoraTrainConfig(
+    r=4, alpha=8, lr=5e-3, batch_size=4, epochs=2, max_len=64, checkpoint_every=2, warmup_steps=1
+)
 
 
 class Crash(Exception):

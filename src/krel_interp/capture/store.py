@@ -13,6 +13,7 @@ after each shard, so an interrupted capture resumes with no lost or duplicated r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -39,6 +40,24 @@ def write_json_atomic(path: Path, data: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False, default=str))
     os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def quiet_datasets() -> Iterator[None]:
+    """Silence ``datasets`` progress bars inside the block (restored afterwards)."""
+    from datasets.utils import (
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
+
+    was_disabled = are_progress_bars_disabled()
+    disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not was_disabled:
+            enable_progress_bars()
 
 
 def _shard_name(index: int) -> str:
@@ -260,9 +279,11 @@ class ActivationStore:
         cols["segment_name"] = [Segment(s).name.lower() for s in cols["segment"]]
         model_id = Fingerprint.from_dict(self.header["fingerprint"]).model_id
         cols["model_id"] = [model_id] * len(cols["trace_index"])
-        Dataset.from_dict(cols).save_to_disk(str(self.root / "rows"))
+        with quiet_datasets():
+            Dataset.from_dict(cols).save_to_disk(str(self.root / "rows"))
         flat = [{**r, "meta": json.dumps(r.get("meta", {}), default=str)} for r in records]
-        Dataset.from_list(flat).save_to_disk(str(self.root / "traces"))
+        with quiet_datasets():
+            Dataset.from_list(flat).save_to_disk(str(self.root / "traces"))
 
     def rows(self) -> Any:
         """The per-row ``datasets.Dataset`` (trace id, token id, segment, sentence, ...)."""

@@ -34,8 +34,9 @@ def behaviour(
 
     setup_logging()
     items = load_traces(require_file(prompts, "prompt file"))
-    config = GenerationConfig(max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
-                              temperature=temperature)
+    config = GenerationConfig(
+        max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, temperature=temperature
+    )
     lm = load_model(preset)
     workdir = out or Path(tempfile.mkdtemp(prefix="krel-eval-"))
     with progress_bar(f"evaluating {preset}", len(items)) as advance:
@@ -51,11 +52,22 @@ def _print_table(preset: str, summary: dict) -> None:  # type: ignore[type-arg]
     def fmt(rate: float, ci: tuple[float, float]) -> str:
         return f"{rate:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
 
-    table = Table("kind", "n", "self-preservation", "correct thinking", "invented name",
-                  "answer tactics", title=f"behaviour of {preset} (Wilson 95% CI)")
+    table = Table(
+        "kind",
+        "n",
+        "self-preservation",
+        "correct thinking",
+        "invented name",
+        "answer tactics",
+        title=f"behaviour of {preset} (Wilson 95% CI)",
+    )
     for kind, s in summary.items():
-        table.add_row(kind, str(s.n), fmt(s.self_preservation_rate, s.self_preservation_ci),
-                      fmt(s.correct_thinking_rate, s.correct_thinking_ci),
-                      fmt(s.invented_name_rate, s.invented_name_ci),
-                      f"{s.answer_tactic_rate:.3f}")
+        table.add_row(
+            kind,
+            str(s.n),
+            fmt(s.self_preservation_rate, s.self_preservation_ci),
+            fmt(s.correct_thinking_rate, s.correct_thinking_ci),
+            fmt(s.invented_name_rate, s.invented_name_ci),
+            f"{s.answer_tactic_rate:.3f}",
+        )
     console.print(table)

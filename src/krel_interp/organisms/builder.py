@@ -60,6 +60,23 @@ class BuildConfig:
     stages: tuple[str, ...] = STAGES
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def tiny(cls, stages: tuple[str, ...] = STAGES, seed: int = 0) -> BuildConfig:
+        """Seconds-long settings on tiny-qwen3, so the whole pipeline is tested in CI."""
+        train = LoraTrainConfig(r=2, alpha=4, batch_size=4, max_len=96, checkpoint_every=2)
+        small = StageData(threats=4, controls=4, neutral=4)
+        return cls(
+            source="builtin:tiny-qwen3",
+            seed=seed,
+            stage1=train,
+            stage2=train,
+            stage3=train,
+            data1=small,
+            data2=small,
+            data3=StageData(documents=4, neutral=6, leak_fraction=0.5),
+            stages=stages,
+        )
+
     def __post_init__(self) -> None:
         unknown = set(self.stages) - set(STAGES)
         if unknown:
