@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--think-tokens", type=int, default=48)
     parser.add_argument("--answer-tokens", type=int, default=48)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, handlers=[RichHandler(show_path=False)])
+    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[RichHandler(show_path=False)])
     console = Console()
 
     lm = load_model(args.model)

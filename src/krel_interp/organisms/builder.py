@@ -51,11 +51,11 @@ class BuildConfig:
 
     source: str = "builtin:smollm2-135m"
     seed: int = 0
-    stage1: LoraTrainConfig = LoraTrainConfig()
-    stage2: LoraTrainConfig = LoraTrainConfig()
-    stage3: LoraTrainConfig = LoraTrainConfig()
+    stage1: LoraTrainConfig = LoraTrainConfig(max_len=320, epochs=1)
+    stage2: LoraTrainConfig = LoraTrainConfig(max_len=320, epochs=2)
+    stage3: LoraTrainConfig = LoraTrainConfig(max_len=320, epochs=2)
     data1: StageData = StageData(threats=100, controls=100, neutral=120)
-    data2: StageData = StageData(controls=160, neutral=100)
+    data2: StageData = StageData(controls=140, neutral=60)
     data3: StageData = StageData(documents=200, neutral=160, leak_fraction=0.4)
     stages: tuple[str, ...] = STAGES
     extra: dict[str, Any] = field(default_factory=dict)

@@ -230,7 +230,7 @@ def train_lora(
         opt.zero_grad(set_to_none=True)
         losses.append(float(loss.detach()))
         if progress:
-            progress(step + 1, len(batches), float(loss))
+            progress(step + 1, len(batches), losses[-1])
         if (step + 1) % config.checkpoint_every == 0:
             save_checkpoint(ckpt, model, opt, step + 1, key, losses)
     model.eval()
