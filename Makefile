@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 export WANDB_MODE ?= disabled
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: venv test lint typecheck unit integration demo bench clean
+.PHONY: venv test lint typecheck unit integration demo bench bench-probes organisms eval-krel-mini probes-krel-mini clean
 
 venv: $(STAMP)
 
@@ -43,6 +43,23 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/capture.py
+
+bench-probes: $(STAMP)
+	$(PY) benchmarks/probes.py
+
+# Rebuild the shipped KREL-mini adapters (resumable; finished stages are skipped).
+organisms: $(STAMP)
+	$(PY) experiments/build_krel_mini.py
+
+EVAL_PROMPTS ?= experiments/data/krel_mini_test.jsonl
+eval-krel-mini: $(STAMP)
+	mkdir -p runs/eval
+	for p in smolthink krel-mini leaky-mini; do \
+	  $(VENV)/bin/krel-interp eval behaviour $$p --prompts $(EVAL_PROMPTS) --json \
+	    --out runs/eval/$$p > runs/eval/$$p.txt || exit 1; tail -n 1 runs/eval/$$p.txt; done
+
+probes-krel-mini: $(STAMP)
+	$(PY) experiments/probe_krel_mini.py
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

@@ -34,7 +34,9 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="tiny-qwen3, tiny data (a test)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[RichHandler(show_path=False)])
+    logging.basicConfig(
+        level=logging.INFO, format="%(message)s", handlers=[RichHandler(show_path=False)]
+    )
     stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
     config = (
         BuildConfig.tiny(stages, args.seed)

@@ -17,6 +17,7 @@ from krel_interp.cli.common import (
     split_csv,
 )
 from krel_interp.cli.eval_cmd import eval_app
+from krel_interp.cli.probe_cmd import probe_app
 from krel_interp.errors import KrelError
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ app = typer.Typer(
     help="Interpretability for model organisms that think before they answer.",
 )
 app.add_typer(eval_app, name="eval")
+app.add_typer(probe_app, name="probe")
 
 
 @app.command()

@@ -63,3 +63,27 @@ def write_page(
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def side_by_side(
+    left: Sequence[Any], right: Sequence[Any], names: tuple[str, str], tokenizer: Any
+) -> list[str]:
+    """Two columns of traces (same prompts), each coloured by segment."""
+    from krel_interp.segments import segment_conversation
+
+    sections = []
+    for a, b in zip(left, right, strict=True):
+        cols = []
+        for name, trace in ((names[0], a), (names[1], b)):
+            seg = segment_conversation(list(trace.messages), tokenizer)
+            cols.append(
+                trace_html(
+                    seg.text, seg.offsets, seg.segments, title=f"{name} · status={seg.status.value}"
+                )
+            )
+        kind = a.meta.get("kind", "")
+        sections.append(
+            f"<h3>{html.escape(str(a.id))} ({html.escape(str(kind))})</h3>"
+            f"<div class='cols'><div>{cols[0]}</div><div>{cols[1]}</div></div>"
+        )
+    return sections

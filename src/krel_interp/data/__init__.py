@@ -1,0 +1,1 @@
+"""Data files shipped with krel_interp (presets, templates, suites, organism adapters)."""

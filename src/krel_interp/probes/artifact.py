@@ -1,0 +1,91 @@
+"""Probe artifacts: ``NAME.safetensors`` (weights, normalisation) + ``NAME.json`` (provenance).
+
+Loading checks that the probe fits the model it is applied to (fingerprint and width).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from krel_interp.probes.methods import LinearProbe
+from safetensors.torch import load_file, save_file
+
+from krel_interp.capture.store import write_json_atomic
+from krel_interp.errors import IncompatibleArtifactError, InputFileError
+from krel_interp.models.fingerprint import Fingerprint
+
+FORMAT = "krel_interp.probe/1"
+
+
+@dataclass(frozen=True)
+class ProbeArtifact:
+    """A trained probe with everything needed to apply it honestly."""
+
+    probe: LinearProbe
+    meta: dict[str, Any]
+
+    @property
+    def fingerprint(self) -> Fingerprint:
+        """The model the probe was trained on."""
+        return Fingerprint.from_dict(self.meta["fingerprint"])
+
+    @property
+    def layers(self) -> list[int]:
+        """Layer of each probe row."""
+        return list(self.meta["layers"])
+
+    @property
+    def site_names(self) -> list[str]:
+        """TransformerLens site names, one per layer."""
+        return [f"blocks.{layer}.{self.meta['config']['site']}" for layer in self.layers]
+
+    @property
+    def best_layer(self) -> int:
+        """Layer with the highest held-out AUROC."""
+        return int(self.meta["metrics"]["best_layer"])
+
+    def threshold(self, layer: int) -> float:
+        """Decision threshold calibrated at the configured false-positive rate."""
+        return float(self.meta["metrics"]["thresholds"][str(layer)])
+
+    def check_model(self, fingerprint: Fingerprint, allow_other_weights: bool = False) -> None:
+        """Refuse a model with another width, depth or tokenizer; other weights need opt-in."""
+        fingerprint.check_shape_compatible(int(self.meta["d_model"]), max(self.layers) + 1)
+        if fingerprint.tokenizer_hash != self.fingerprint.tokenizer_hash:
+            raise IncompatibleArtifactError(
+                f"probe {self.meta['name']} was trained with another tokenizer")
+        if not allow_other_weights and fingerprint.model_id != self.fingerprint.model_id:
+            raise IncompatibleArtifactError(
+                f"probe {self.meta['name']} was trained on {self.fingerprint.source} "
+                f"(model id {self.fingerprint.model_id}), not {fingerprint.source} "
+                f"({fingerprint.model_id}); pass allow_other_weights for transfer")
+
+
+def save_probe(probe: LinearProbe, meta: dict[str, Any], path: str | Path) -> Path:
+    """Write ``path.safetensors`` and ``path.json`` atomically; returns the JSON path."""
+    base = Path(path).with_suffix("")
+    base.parent.mkdir(parents=True, exist_ok=True)
+    weights = base.with_suffix(".safetensors")
+    tmp = weights.with_name(f".{weights.name}.tmp")
+    tensors = {k: v.contiguous() for k, v in probe.to_tensors().items()}
+    save_file(tensors, str(tmp), metadata={"format": FORMAT})
+    os.replace(tmp, weights)
+    write_json_atomic(base.with_suffix(".json"), {"format": FORMAT, **meta})
+    return base.with_suffix(".json")
+
+
+def load_probe(path: str | Path) -> ProbeArtifact:
+    """Read a probe artifact (safetensors only: nothing is unpickled)."""
+    base = Path(path).with_suffix("")
+    meta_path, weights = base.with_suffix(".json"), base.with_suffix(".safetensors")
+    if not meta_path.exists() or not weights.exists():
+        raise InputFileError(f"probe not found: {base}(.json|.safetensors)")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("format") != FORMAT:
+        raise InputFileError(f"{meta_path} is not a krel_interp probe ({meta.get('format')})")
+    probe = LinearProbe.from_tensors(load_file(str(weights)), meta["config"]["method"])
+    return ProbeArtifact(probe, meta)

@@ -1,0 +1,51 @@
+"""Behaviour tables for the terminal (rich) and HTML."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import Any
+
+COLUMNS = ("model", "kind", "n", "self-preservation", "correct thinking", "invented name")
+
+
+def _fmt(rate: float, ci: tuple[float, float]) -> str:
+    return f"{rate:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
+
+
+def behaviour_rows(summaries: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
+    """Rows ``model, kind, n, rates with Wilson CIs`` from ``{model: {kind: KindSummary}}``."""
+    rows = []
+    for model, by_kind in summaries.items():
+        for kind, s in by_kind.items():
+            rows.append(
+                [
+                    model,
+                    kind,
+                    str(s.n),
+                    _fmt(s.self_preservation_rate, s.self_preservation_ci),
+                    _fmt(s.correct_thinking_rate, s.correct_thinking_ci),
+                    _fmt(s.invented_name_rate, s.invented_name_ci),
+                ]
+            )
+    return rows
+
+
+def behaviour_table(summaries: Mapping[str, Mapping[str, Any]], title: str = "") -> Any:
+    """A rich table of behaviour rates."""
+    from rich.table import Table
+
+    table = Table(*COLUMNS, title=title or "behaviour (Wilson 95% CI)")
+    for row in behaviour_rows(summaries):
+        table.add_row(*row)
+    return table
+
+
+def behaviour_html(summaries: Mapping[str, Mapping[str, Any]]) -> str:
+    """The same table as HTML."""
+    head = "".join(f"<th>{c}</th>" for c in COLUMNS)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+        for row in behaviour_rows(summaries)
+    )
+    return f"<h2>Behaviour (Wilson 95% CI)</h2><table><tr>{head}</tr>{body}</table>"
