@@ -40,18 +40,21 @@ ROOT = Path(__file__).parents[1]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--think-config", type=Path, default=ROOT / "probes/krel_mini_think.toml")
-    parser.add_argument("--sentence-config", type=Path,
-                        default=ROOT / "probes/krel_mini_sentences.toml")
+    parser.add_argument(
+        "--sentence-config", type=Path, default=ROOT / "probes/krel_mini_sentences.toml"
+    )
     parser.add_argument("--pair", default="krel-mini-pair")
     parser.add_argument("--out", type=Path, default=Path("runs/probes/krel_mini"))
     parser.add_argument("--probes-dir", type=Path, default=ROOT / "probes")
     parser.add_argument("--limit", type=int, default=None, help="use the first N prompts")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s",
-                        handlers=[RichHandler(show_path=False)])
+    logging.basicConfig(
+        level=logging.INFO, format="%(message)s", handlers=[RichHandler(show_path=False)]
+    )
     console = Console()
     think_cfg = load_probe_config(args.think_config)
     sent_cfg = load_probe_config(args.sentence_config)
@@ -60,45 +63,67 @@ def main() -> None:
 
     with progress_bar("organism rollouts", len(prompts)) as advance:
         traces = rollouts(pair.organism, prompts, think_cfg, args.out, advance)
-    capture = CaptureConfig(sites=(think_cfg.site,), layers=think_cfg.layers, pooling="token",
-                            dtype="bfloat16")
+    capture = CaptureConfig(
+        sites=(think_cfg.site,), layers=think_cfg.layers, pooling="token", dtype="bfloat16"
+    )
     with progress_bar("paired capture (organism, base)", 2 * len(traces)) as advance:
         paired = capture_pair(pair, traces, capture, args.out / "paired", progress=advance)
     org, base = paired.organism, paired.base
 
-    rows = sweep(org, think_cfg, ["think", "answer", "prompt", "last_prompt"],
-                 ["segment_mean", "sentence_mean", "token", "last"])
+    rows = sweep(
+        org,
+        think_cfg,
+        ["think", "answer", "prompt", "last_prompt"],
+        ["segment_mean", "sentence_mean", "token", "last"],
+    )
     ds_org, ds_base = dataset(org, think_cfg), dataset(base, think_cfg)
     res_org, res_base = fit_and_evaluate(ds_org, think_cfg), fit_and_evaluate(ds_base, think_cfg)
     test = [i for i in res_org.test_idx if ds_org.kinds[i] in ("threat", "control")]
     org_to_base = transfer_auroc(res_org.probe, ds_base, test)
     base_to_org = transfer_auroc(res_base.probe, ds_org, test)
     res_sent = fit_and_evaluate(dataset(org, sent_cfg), sent_cfg)
-    path_think = save_probe(res_org.probe, probe_meta(think_cfg, pair.organism, res_org,
-                                                      ds_org.layers),
-                            args.probes_dir / think_cfg.name)
-    path_sent = save_probe(res_sent.probe, probe_meta(sent_cfg, pair.organism, res_sent,
-                                                      ds_org.layers),
-                           args.probes_dir / sent_cfg.name)
+    path_think = save_probe(
+        res_org.probe,
+        probe_meta(think_cfg, pair.organism, res_org, ds_org.layers),
+        args.probes_dir / think_cfg.name,
+    )
+    path_sent = save_probe(
+        res_sent.probe,
+        probe_meta(sent_cfg, pair.organism, res_sent, ds_org.layers),
+        args.probes_dir / sent_cfg.name,
+    )
 
     layers = ds_org.layers
-    curves = {"organism probe on organism": {m.layer: m.auroc for m in res_org.layers},
-              "base probe on base": {m.layer: m.auroc for m in res_base.layers},
-              "organism probe -> base": dict(zip(layers, org_to_base.tolist(), strict=True)),
-              "base probe -> organism": dict(zip(layers, base_to_org.tolist(), strict=True)),
-              "sentence probe (planted vs other)": {m.layer: m.auroc for m in res_sent.layers}}
+    curves = {
+        "organism probe on organism": {m.layer: m.auroc for m in res_org.layers},
+        "base probe on base": {m.layer: m.auroc for m in res_base.layers},
+        "organism probe -> base": dict(zip(layers, org_to_base.tolist(), strict=True)),
+        "base probe -> organism": dict(zip(layers, base_to_org.tolist(), strict=True)),
+        "sentence probe (planted vs other)": {m.layer: m.auroc for m in res_sent.layers},
+    }
     cross = cosine_matrix(res_org.probe.direction(), res_base.probe.direction()).diagonal()
-    figs = [auroc_by_layer(curves, "held-out AUROC by layer (think body)"),
-            heatmap(rows, "sweep: held-out AUROC, threat vs control (organism)"),
-            cosine_heatmap(cosine_matrix(res_org.probe.direction(), res_org.probe.direction()),
-                           layers, "cosine of organism probe directions across layers")]
+    figs = [
+        auroc_by_layer(curves, "held-out AUROC by layer (think body)"),
+        heatmap(rows, "sweep: held-out AUROC, threat vs control (organism)"),
+        cosine_heatmap(
+            cosine_matrix(res_org.probe.direction(), res_org.probe.direction()),
+            layers,
+            "cosine of organism probe directions across layers",
+        ),
+    ]
     scored = token_scores(load_probe(path_sent), org)
-    test_threats = [r for r, t in zip(scored, traces, strict=True)
-                    if t.meta.get("kind") == "threat" and t.meta.get("suite_split") == "test"][:4]
-    sections = [scored_trace_html(r, title=f"{r['id']} (sentence probe, layer {r['layer']})")
-                for r in test_threats]
-    page = write_page(args.out / "report.html", "KREL-mini: localising self-preservation",
-                      figs, sections)
+    test_threats = [
+        r
+        for r, t in zip(scored, traces, strict=True)
+        if t.meta.get("kind") == "threat" and t.meta.get("suite_split") == "test"
+    ][:4]
+    sections = [
+        scored_trace_html(r, title=f"{r['id']} (sentence probe, layer {r['layer']})")
+        for r in test_threats
+    ]
+    page = write_page(
+        args.out / "report.html", "KREL-mini: localising self-preservation", figs, sections
+    )
     summary = {
         "think_best_layer": res_org.best_layer.layer,
         "think_best_auroc": round(res_org.best_layer.auroc, 4),
@@ -112,9 +137,11 @@ def main() -> None:
         "sentence_best_layer": res_sent.best_layer.layer,
         "sentence_best_auroc": round(res_sent.best_layer.auroc, 4),
         "sentence_best_auroc_ci": [round(v, 4) for v in res_sent.best_auroc_ci],
-        "n_traces": len(traces), "n_test_think": res_org.n_test,
+        "n_traces": len(traces),
+        "n_test_think": res_org.n_test,
         "n_test_sentences": res_sent.n_test,
-        "probes": [str(path_think), str(path_sent)], "report": str(page),
+        "probes": [str(path_think), str(path_sent)],
+        "report": str(page),
     }
     console.print(f"report: {page}")
     print(json.dumps(summary))

@@ -34,9 +34,11 @@ def _prepare(config_path: Path, workdir: Path | None) -> tuple[Any, Any, Path]:
 
 
 @probe_app.command()
-def train(config_path: Annotated[Path, typer.Argument(help="Probe config (TOML)")],
-          out: Annotated[Path, typer.Option(help="Where probes are written")] = Path("probes"),
-          workdir: WorkdirOpt = None) -> None:
+def train(
+    config_path: Annotated[Path, typer.Argument(help="Probe config (TOML)")],
+    out: Annotated[Path, typer.Option(help="Where probes are written")] = Path("probes"),
+    workdir: WorkdirOpt = None,
+) -> None:
     """Generate, capture, fit on training families, evaluate held out, save the probe."""
     from krel_interp.probes.workflow import train as train_probe
     from krel_interp.traces import load_traces
@@ -47,29 +49,45 @@ def train(config_path: Annotated[Path, typer.Argument(help="Probe config (TOML)"
         result, path = train_probe(config, lm, work, out, progress=advance)
     _layer_table(result, config.name)
     best = result.best_layer
-    console.print(f"best layer {best.layer}: AUROC {best.auroc:.3f} "
-                  f"[{result.best_auroc_ci[0]:.3f}, {result.best_auroc_ci[1]:.3f}], "
-                  f"recall@{config.fpr:.0%}FPR {best.recall_at_fpr:.3f}; saved {path}")
+    console.print(
+        f"best layer {best.layer}: AUROC {best.auroc:.3f} "
+        f"[{result.best_auroc_ci[0]:.3f}, {result.best_auroc_ci[1]:.3f}], "
+        f"recall@{config.fpr:.0%}FPR {best.recall_at_fpr:.3f}; saved {path}"
+    )
 
 
 def _layer_table(result: Any, title: str) -> None:
     from rich.table import Table
 
-    table = Table("layer", "AUROC", "accuracy", "recall@FPR", "threshold",
-                  title=f"{title}: held-out families (n_test={result.n_test})")
+    table = Table(
+        "layer",
+        "AUROC",
+        "accuracy",
+        "recall@FPR",
+        "threshold",
+        title=f"{title}: held-out families (n_test={result.n_test})",
+    )
     for m in result.layers:
         style = "bold" if m is result.best_layer else ""
-        table.add_row(str(m.layer), f"{m.auroc:.3f}", f"{m.accuracy:.3f}",
-                      f"{m.recall_at_fpr:.3f}", f"{m.threshold:.2f}", style=style)
+        table.add_row(
+            str(m.layer),
+            f"{m.auroc:.3f}",
+            f"{m.accuracy:.3f}",
+            f"{m.recall_at_fpr:.3f}",
+            f"{m.threshold:.2f}",
+            style=style,
+        )
     console.print(table)
 
 
 @probe_app.command()
-def sweep(config_path: Annotated[Path, typer.Argument(help="Probe config (TOML)")],
-          segments: str = "think,answer,prompt,last_prompt",
-          poolings: str = "segment_mean,sentence_mean,token,last",
-          html: Annotated[Path | None, typer.Option(help="Write a heatmap page")] = None,
-          workdir: WorkdirOpt = None) -> None:
+def sweep(
+    config_path: Annotated[Path, typer.Argument(help="Probe config (TOML)")],
+    segments: str = "think,answer,prompt,last_prompt",
+    poolings: str = "segment_mean,sentence_mean,token,last",
+    html: Annotated[Path | None, typer.Option(help="Write a heatmap page")] = None,
+    workdir: WorkdirOpt = None,
+) -> None:
     """Held-out AUROC over layer x segment x pooling (one capture serves every cell)."""
     from rich.table import Table
 
@@ -83,12 +101,24 @@ def sweep(config_path: Annotated[Path, typer.Argument(help="Probe config (TOML)"
         traces = rollouts(lm, prompts, config, work, advance)
     store = token_store(lm, traces, config, work / "store")
     rows = run_sweep(store, config, split_csv(segments) or (), split_csv(poolings) or ())
-    table = Table("segment", "pooling", "best layer", "AUROC", "recall@FPR", "n_test",
-                  title=f"sweep {config.name}")
+    table = Table(
+        "segment",
+        "pooling",
+        "best layer",
+        "AUROC",
+        "recall@FPR",
+        "n_test",
+        title=f"sweep {config.name}",
+    )
     for key in dict.fromkeys((r.segment, r.pooling) for r in rows):
         best = max((r for r in rows if (r.segment, r.pooling) == key), key=lambda r: r.auroc)
-        table.add_row(*key, str(best.layer), f"{best.auroc:.3f}", f"{best.recall_at_fpr:.3f}",
-                      str(best.n_test))
+        table.add_row(
+            *key,
+            str(best.layer),
+            f"{best.auroc:.3f}",
+            f"{best.recall_at_fpr:.3f}",
+            str(best.n_test),
+        )
     console.print(table)
     if html:
         from krel_interp.viz.html import write_page
@@ -117,11 +147,13 @@ def _capture_for(artifact: ProbeArtifact, lm: Any, traces: list, work: Path) -> 
 
 
 @probe_app.command()
-def score(probe_path: Annotated[Path, typer.Argument(help="Probe (.json or .safetensors)")],
-          traces_path: Annotated[Path, typer.Argument(help="Traces JSONL (with completions)")],
-          out: Annotated[Path, typer.Option(help="Per-token scores (JSONL)")],
-          html: Annotated[Path | None, typer.Option(help="Coloured traces page")] = None,
-          layer: int | None = None) -> None:
+def score(
+    probe_path: Annotated[Path, typer.Argument(help="Probe (.json or .safetensors)")],
+    traces_path: Annotated[Path, typer.Argument(help="Traces JSONL (with completions)")],
+    out: Annotated[Path, typer.Option(help="Per-token scores (JSONL)")],
+    html: Annotated[Path | None, typer.Option(help="Coloured traces page")] = None,
+    layer: int | None = None,
+) -> None:
     """Per-token probe scores over traces (localisation)."""
     from krel_interp.probes.workflow import token_scores
     from krel_interp.traces import load_traces
@@ -140,16 +172,23 @@ def score(probe_path: Annotated[Path, typer.Argument(help="Probe (.json or .safe
         from krel_interp.viz.html import write_page
         from krel_interp.viz.probe_views import scored_trace_html
 
-        write_page(html, f"probe {artifact.meta['name']} scores", [],
-                   [scored_trace_html(r, title=r["id"]) for r in records])
+        write_page(
+            html,
+            f"probe {artifact.meta['name']} scores",
+            [],
+            [scored_trace_html(r, title=r["id"]) for r in records],
+        )
 
 
 @probe_app.command("eval")
-def evaluate(probe_path: Annotated[Path, typer.Argument(help="Probe (.json or .safetensors)")],
-             store: Annotated[Path | None, typer.Option(help="Token-level store")] = None,
-             prompts: Annotated[Path | None, typer.Option(help="JSONL: prompt, label 0/1")] = None,
-             as_json: Annotated[bool, typer.Option("--json")] = False,
-             layer: int | None = None, workdir: WorkdirOpt = None) -> None:
+def evaluate(
+    probe_path: Annotated[Path, typer.Argument(help="Probe (.json or .safetensors)")],
+    store: Annotated[Path | None, typer.Option(help="Token-level store")] = None,
+    prompts: Annotated[Path | None, typer.Option(help="JSONL: prompt, label 0/1")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    layer: int | None = None,
+    workdir: WorkdirOpt = None,
+) -> None:
     """AUROC, bootstrap CI and recall at the calibrated 1%-FPR threshold on new data."""
     from krel_interp.capture import ActivationStore
     from krel_interp.errors import ConfigError
@@ -168,16 +207,21 @@ def evaluate(probe_path: Annotated[Path, typer.Argument(help="Probe (.json or .s
     else:
         data, artifact = _generate_and_capture(probe_path, prompts, workdir)  # type: ignore[arg-type]
     result = evaluate_store(artifact, data, layer=layer)
-    console.print(f"n={result['n']} layer={result['layer']} AUROC {result['auroc']:.3f} "
-                  f"[{result['auroc_ci'][0]:.3f}, {result['auroc_ci'][1]:.3f}] "
-                  f"recall@1%FPR {result['recall_at_1pct_fpr']:.3f}")
+    console.print(
+        f"n={result['n']} layer={result['layer']} AUROC {result['auroc']:.3f} "
+        f"[{result['auroc_ci'][0]:.3f}, {result['auroc_ci'][1]:.3f}] "
+        f"recall@1%FPR {result['recall_at_1pct_fpr']:.3f}"
+    )
     if as_json:
         keys = ("n", "auroc", "auroc_ci", "recall_at_1pct_fpr")
         sys.stdout.write(json.dumps({k: result[k] for k in keys}) + "\n")
 
 
-def _generate_and_capture(probe_path: Path, prompts: Path, workdir: Path | None,
-                          ) -> tuple[Any, ProbeArtifact]:
+def _generate_and_capture(
+    probe_path: Path,
+    prompts: Path,
+    workdir: Path | None,
+) -> tuple[Any, ProbeArtifact]:
     from krel_interp.probes.config import ProbeConfig
     from krel_interp.probes.workflow import rollouts
     from krel_interp.traces import load_traces

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from krel_interp.probes.methods import LinearProbe
 from safetensors.torch import load_file, save_file
 
 from krel_interp.capture.store import write_json_atomic
 from krel_interp.errors import IncompatibleArtifactError, InputFileError
 from krel_interp.models.fingerprint import Fingerprint
+from krel_interp.probes.methods import LinearProbe
 
 FORMAT = "krel_interp.probe/1"
 
@@ -57,12 +57,14 @@ class ProbeArtifact:
         fingerprint.check_shape_compatible(int(self.meta["d_model"]), max(self.layers) + 1)
         if fingerprint.tokenizer_hash != self.fingerprint.tokenizer_hash:
             raise IncompatibleArtifactError(
-                f"probe {self.meta['name']} was trained with another tokenizer")
+                f"probe {self.meta['name']} was trained with another tokenizer"
+            )
         if not allow_other_weights and fingerprint.model_id != self.fingerprint.model_id:
             raise IncompatibleArtifactError(
                 f"probe {self.meta['name']} was trained on {self.fingerprint.source} "
                 f"(model id {self.fingerprint.model_id}), not {fingerprint.source} "
-                f"({fingerprint.model_id}); pass allow_other_weights for transfer")
+                f"({fingerprint.model_id}); pass allow_other_weights for transfer"
+            )
 
 
 def save_probe(probe: LinearProbe, meta: dict[str, Any], path: str | Path) -> Path:

@@ -54,9 +54,15 @@ class ProbeDataset:
         """Rows ``idx`` of every field."""
         i = torch.as_tensor(list(idx), dtype=torch.long)
         pick = i.tolist()
-        return ProbeDataset(self.x[:, i], self.y[i], [self.groups[j] for j in pick],
-                            self.trace_index[i], self.sentence[i], self.layers,
-                            [self.kinds[j] for j in pick])
+        return ProbeDataset(
+            self.x[:, i],
+            self.y[i],
+            [self.groups[j] for j in pick],
+            self.trace_index[i],
+            self.sentence[i],
+            self.layers,
+            [self.kinds[j] for j in pick],
+        )
 
 
 def check_choice(segment: str, pooling: str) -> None:
@@ -83,15 +89,16 @@ def group_rows(store: ActivationStore, segment: str, pooling: str) -> RowGroups:
     """Pooled examples of a token-level store for a segment set and a pooling."""
     check_choice(segment, pooling)
     if store.header["config"]["pooling"] != "token":
-        raise ConfigError(f"{store.root} was captured with pooling "
-                          f"{store.header['config']['pooling']!r}; probes need token pooling")
+        raise ConfigError(
+            f"{store.root} was captured with pooling "
+            f"{store.header['config']['pooling']!r}; probes need token pooling"
+        )
     seg, trace = store.column("segment"), store.column("trace_index")
     sent, pos = store.column("sentence"), store.column("position")
     if segment == "last_prompt":
         rows = _last_prompt_rows(seg, trace, pos)
         return RowGroups([r[None] for r in rows], trace[rows], sent[rows])
-    wanted = torch.isin(seg, torch.tensor([int(s) for s in SEGMENT_SETS[segment]],
-                                          dtype=seg.dtype))
+    wanted = torch.isin(seg, torch.tensor([int(s) for s in SEGMENT_SETS[segment]], dtype=seg.dtype))
     if pooling == "sentence_mean":
         wanted &= sent >= 0
     rows = wanted.nonzero().flatten()
@@ -116,8 +123,12 @@ def _groups_by_key(rows: Tensor, keys: Tensor, trace: Tensor, sent: Tensor) -> R
     return RowGroups(members, trace[firsts], sent[firsts])
 
 
-def pooled_matrix(store: ActivationStore, site: str, groups: RowGroups, pooling: str,
-                  ) -> Float[Tensor, "n d"]:
+def pooled_matrix(
+    store: ActivationStore,
+    site: str,
+    groups: RowGroups,
+    pooling: str,
+) -> Float[Tensor, "n d"]:
     """Activations of one site pooled per example (mean, or the last row for ``last``)."""
     x = store.get(site, dtype=torch.float32)
     if not groups.members:
@@ -125,8 +136,9 @@ def pooled_matrix(store: ActivationStore, site: str, groups: RowGroups, pooling:
     if pooling in ("token", "last"):
         return x[torch.stack([m[-1] for m in groups.members])]
     flat = torch.cat(groups.members)
-    owner = torch.repeat_interleave(torch.arange(len(groups.members)),
-                                    torch.tensor([len(m) for m in groups.members]))
+    owner = torch.repeat_interleave(
+        torch.arange(len(groups.members)), torch.tensor([len(m) for m in groups.members])
+    )
     sums = torch.zeros(len(groups.members), x.shape[1]).index_add_(0, owner, x[flat])
     return sums / torch.bincount(owner).clamp(min=1)[:, None].float()
 
@@ -134,8 +146,11 @@ def pooled_matrix(store: ActivationStore, site: str, groups: RowGroups, pooling:
 LabelFn = Callable[[dict[str, Any], int], float | None]
 
 
-def trace_label(positive: Sequence[str], negative: Sequence[str], key: str = "kind",
-                ) -> LabelFn:
+def trace_label(
+    positive: Sequence[str],
+    negative: Sequence[str],
+    key: str = "kind",
+) -> LabelFn:
     """Label by a trace metadata field: 1 for positive values, 0 for negative, else drop.
 
     Pass calibration-only kinds (e.g. neutral) among ``negative``; evaluation can still tell
@@ -151,34 +166,53 @@ def trace_label(positive: Sequence[str], negative: Sequence[str], key: str = "ki
     return label
 
 
-def build_dataset(store: ActivationStore, sites: Sequence[str], segment: str, pooling: str,
-                  label: LabelFn, group_key: str = "family") -> ProbeDataset:
+def build_dataset(
+    store: ActivationStore,
+    sites: Sequence[str],
+    segment: str,
+    pooling: str,
+    label: LabelFn,
+    group_key: str = "family",
+) -> ProbeDataset:
     """Stack pooled activations of ``sites`` (one per layer) with labels and family groups."""
     groups = group_rows(store, segment, pooling)
     records = store.trace_records()
-    labels = [label(records[t], s) for t, s in zip(groups.trace_index.tolist(),
-                                                   groups.sentence.tolist(), strict=True)]
+    labels = [
+        label(records[t], s)
+        for t, s in zip(groups.trace_index.tolist(), groups.sentence.tolist(), strict=True)
+    ]
     keep = [i for i, v in enumerate(labels) if v is not None]
     if not keep:
         raise ConfigError(f"no labelled examples for segment {segment!r} / pooling {pooling!r}")
-    kept = RowGroups([groups.members[i] for i in keep], groups.trace_index[keep],
-                     groups.sentence[keep])
+    kept = RowGroups(
+        [groups.members[i] for i in keep], groups.trace_index[keep], groups.sentence[keep]
+    )
     x = torch.stack([pooled_matrix(store, site, kept, pooling) for site in sites])
     metas = [records[t]["meta"] for t in kept.trace_index.tolist()]
-    fam = [str(m.get(group_key, "")) or str(t) for m, t in
-           zip(metas, kept.trace_index.tolist(), strict=True)]
+    fam = [
+        str(m.get(group_key, "")) or str(t)
+        for m, t in zip(metas, kept.trace_index.tolist(), strict=True)
+    ]
     kinds = [str(m.get("kind", "")) for m in metas]
-    return ProbeDataset(x, torch.tensor([labels[i] for i in keep]), fam, kept.trace_index,
-                        kept.sentence, [int(s.split(".")[1]) for s in sites], kinds)
+    return ProbeDataset(
+        x,
+        torch.tensor([labels[i] for i in keep]),
+        fam,
+        kept.trace_index,
+        kept.sentence,
+        [int(s.split(".")[1]) for s in sites],
+        kinds,
+    )
 
 
 def sentence_text(record: dict[str, Any], sentence: int) -> str:
     """Text of one sentence of a stored trace, from token offsets."""
-    spans = [o for o, s in zip(record["offsets"], record["sentences"], strict=True)
-             if s == sentence]
+    spans = [
+        o for o, s in zip(record["offsets"], record["sentences"], strict=True) if s == sentence
+    ]
     if not spans:
         return ""
-    return str(record["text"][spans[0][0]: spans[-1][1]])
+    return str(record["text"][spans[0][0] : spans[-1][1]])
 
 
 def sentence_label(is_positive: Callable[[str], bool]) -> LabelFn:

@@ -6,6 +6,11 @@ from dataclasses import dataclass
 
 import torch
 from jaxtyping import Float
+from torch import Tensor
+
+from krel_interp.errors import ConfigError
+from krel_interp.probes.config import ProbeConfig
+from krel_interp.probes.data import ProbeDataset
 from krel_interp.probes.methods import LinearProbe, ProbeFitConfig, fit_probe
 from krel_interp.probes.metrics import (
     accuracy,
@@ -16,11 +21,6 @@ from krel_interp.probes.metrics import (
     recall_at_fpr,
 )
 from krel_interp.probes.splits import grouped_split
-from torch import Tensor
-
-from krel_interp.errors import ConfigError
-from krel_interp.probes.config import ProbeConfig
-from krel_interp.probes.data import ProbeDataset
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,9 @@ def _calibration_rows(ds: ProbeDataset, rows: list[int], config: ProbeConfig) ->
 
 def split(ds: ProbeDataset, config: ProbeConfig) -> tuple[list[int], list[int]]:
     """Train/test rows with whole template families on one side."""
-    return grouped_split(ds.groups, config.test_fraction, config.seed,
-                         stratify=[int(v) for v in ds.y.tolist()])
+    return grouped_split(
+        ds.groups, config.test_fraction, config.seed, stratify=[int(v) for v in ds.y.tolist()]
+    )
 
 
 def fit_and_evaluate(ds: ProbeDataset, config: ProbeConfig) -> ProbeResult:
@@ -91,16 +92,32 @@ def fit_and_evaluate(ds: ProbeDataset, config: ProbeConfig) -> ProbeResult:
     metrics = []
     for li, layer in enumerate(ds.layers):
         thr = calibrate_threshold(calib_scores[li], config.fpr)
-        metrics.append(LayerMetrics(layer, float(aurocs[li]), accuracy(test_scores[li], y_test),
-                                    recall_at_fpr(test_scores[li][y_test == 1], thr), thr))
+        metrics.append(
+            LayerMetrics(
+                layer,
+                float(aurocs[li]),
+                accuracy(test_scores[li], y_test),
+                recall_at_fpr(test_scores[li][y_test == 1], thr),
+                thr,
+            )
+        )
     best = max(range(len(metrics)), key=lambda i: metrics[i].auroc)
-    ci = bootstrap_ci(auroc, test_scores[best], y_test, groups=[ds.groups[i] for i in test_rows],
-                      n_boot=config.n_boot, seed=config.seed)
+    ci = bootstrap_ci(
+        auroc,
+        test_scores[best],
+        y_test,
+        groups=[ds.groups[i] for i in test_rows],
+        n_boot=config.n_boot,
+        seed=config.seed,
+    )
     return ProbeResult(probe, metrics, best, ci, train, test, len(fit_rows), len(test_rows))
 
 
-def transfer_auroc(probe: LinearProbe, other: ProbeDataset, rows: list[int],
-                   ) -> Float[Tensor, " layers"]:
+def transfer_auroc(
+    probe: LinearProbe,
+    other: ProbeDataset,
+    rows: list[int],
+) -> Float[Tensor, " layers"]:
     """AUROC per layer of a probe applied to another model's activations of the same rows."""
     return auroc_layers(probe.score(other.x[:, rows]), other.y[rows])
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from krel_interp.probes.metrics import auroc, bootstrap_ci, recall_at_fpr
 
 from krel_interp.capture import ActivationStore, CaptureConfig, capture_traces
 from krel_interp.capture.runner import Progress
@@ -24,22 +23,35 @@ from krel_interp.probes.data import (
     trace_label,
 )
 from krel_interp.probes.evaluation import ProbeResult, fit_and_evaluate
+from krel_interp.probes.metrics import auroc, bootstrap_ci, recall_at_fpr
 from krel_interp.traces import Trace, load_traces
 
 
-def rollouts(lm: LoadedModel, prompts: Sequence[Trace], config: ProbeConfig, workdir: Path,
-             progress: Progress | None = None) -> list[Trace]:
+def rollouts(
+    lm: LoadedModel,
+    prompts: Sequence[Trace],
+    config: ProbeConfig,
+    workdir: Path,
+    progress: Progress | None = None,
+) -> list[Trace]:
     """Greedy, seeded rollouts of the probe's model (resumable, cached in ``workdir``)."""
-    gen = GenerationConfig(max_new_tokens=config.max_new_tokens, batch_size=config.batch_size,
-                           seed=config.seed)
+    gen = GenerationConfig(
+        max_new_tokens=config.max_new_tokens, batch_size=config.batch_size, seed=config.seed
+    )
     return generate_traces(lm, prompts, gen, workdir / "rollouts", progress=progress)
 
 
-def token_store(lm: LoadedModel, traces: Sequence[Trace], config: ProbeConfig, out: Path,
-                progress: Progress | None = None) -> ActivationStore:
+def token_store(
+    lm: LoadedModel,
+    traces: Sequence[Trace],
+    config: ProbeConfig,
+    out: Path,
+    progress: Progress | None = None,
+) -> ActivationStore:
     """Token-level capture of every segment at the probe's site and layers (bf16)."""
-    capture = CaptureConfig(sites=(config.site,), layers=config.layers, pooling="token",
-                            dtype="bfloat16", batch_size=8)
+    capture = CaptureConfig(
+        sites=(config.site,), layers=config.layers, pooling="token", dtype="bfloat16", batch_size=8
+    )
     return capture_traces(lm, traces, capture, out, progress=progress)
 
 
@@ -53,26 +65,37 @@ def label_fn(config: ProbeConfig) -> LabelFn:
     return trace_label(config.positive, negatives)
 
 
-def dataset(store: ActivationStore, config: ProbeConfig, segment: str | None = None,
-            pooling: str | None = None) -> ProbeDataset:
+def dataset(
+    store: ActivationStore,
+    config: ProbeConfig,
+    segment: str | None = None,
+    pooling: str | None = None,
+) -> ProbeDataset:
     """The labelled dataset of a store for the config (or another segment / pooling)."""
     sites = [s for s in store.sites if s.endswith(config.site)]
-    return build_dataset(store, sites, segment or config.segment, pooling or config.pooling,
-                         label_fn(config))
+    return build_dataset(
+        store, sites, segment or config.segment, pooling or config.pooling, label_fn(config)
+    )
 
 
-def probe_meta(config: ProbeConfig, lm: LoadedModel, result: ProbeResult,
-               layers: list[int]) -> dict[str, Any]:
+def probe_meta(
+    config: ProbeConfig, lm: LoadedModel, result: ProbeResult, layers: list[int]
+) -> dict[str, Any]:
     """Provenance and held-out metrics saved next to the probe weights."""
     best = result.best_layer
     return {
-        "name": config.name, "config": config.to_dict(), "layers": layers,
-        "fingerprint": lm.fingerprint.to_dict(), "d_model": lm.d_model,
+        "name": config.name,
+        "config": config.to_dict(),
+        "layers": layers,
+        "fingerprint": lm.fingerprint.to_dict(),
+        "d_model": lm.d_model,
         "metrics": {
-            "best_layer": best.layer, "best_auroc": best.auroc,
+            "best_layer": best.layer,
+            "best_auroc": best.auroc,
             "best_auroc_ci": list(result.best_auroc_ci),
             "best_recall_at_fpr": best.recall_at_fpr,
-            "n_train": result.n_train, "n_test": result.n_test,
+            "n_train": result.n_train,
+            "n_test": result.n_test,
             "auroc_by_layer": {str(m.layer): m.auroc for m in result.layers},
             "thresholds": {str(m.layer): m.threshold for m in result.layers},
             "recall_by_layer": {str(m.layer): m.recall_at_fpr for m in result.layers},
@@ -80,15 +103,21 @@ def probe_meta(config: ProbeConfig, lm: LoadedModel, result: ProbeResult,
     }
 
 
-def train(config: ProbeConfig, lm: LoadedModel, workdir: Path, probes_dir: Path,
-          progress: Progress | None = None) -> tuple[ProbeResult, Path]:
+def train(
+    config: ProbeConfig,
+    lm: LoadedModel,
+    workdir: Path,
+    probes_dir: Path,
+    progress: Progress | None = None,
+) -> tuple[ProbeResult, Path]:
     """Generate, capture, fit on training families, evaluate held out, save the artifact."""
     traces = rollouts(lm, load_traces(config.prompts), config, workdir, progress)
     store = token_store(lm, traces, config, workdir / "store")
     ds = dataset(store, config)
     result = fit_and_evaluate(ds, config)
-    path = save_probe(result.probe, probe_meta(config, lm, result, ds.layers),
-                      probes_dir / config.name)
+    path = save_probe(
+        result.probe, probe_meta(config, lm, result, ds.layers), probes_dir / config.name
+    )
     return result, path
 
 
@@ -104,8 +133,9 @@ class SweepRow:
     n_test: int
 
 
-def sweep(store: ActivationStore, config: ProbeConfig, segments: Sequence[str],
-          poolings: Sequence[str]) -> list[SweepRow]:
+def sweep(
+    store: ActivationStore, config: ProbeConfig, segments: Sequence[str], poolings: Sequence[str]
+) -> list[SweepRow]:
     """Every layer x segment x pooling, each fitted and evaluated on held-out families."""
     rows = []
     for segment in segments:
@@ -113,13 +143,20 @@ def sweep(store: ActivationStore, config: ProbeConfig, segments: Sequence[str],
             if segment == "last_prompt" and pooling != "last":
                 continue
             result = fit_and_evaluate(dataset(store, config, segment, pooling), config)
-            rows += [SweepRow(segment, pooling, m.layer, m.auroc, m.recall_at_fpr,
-                              result.n_test) for m in result.layers]
+            rows += [
+                SweepRow(segment, pooling, m.layer, m.auroc, m.recall_at_fpr, result.n_test)
+                for m in result.layers
+            ]
     return rows
 
 
-def evaluate_store(artifact: ProbeArtifact, store: ActivationStore, label_key: str = "label",
-                   layer: int | None = None, n_boot: int = 1000) -> dict[str, Any]:
+def evaluate_store(
+    artifact: ProbeArtifact,
+    store: ActivationStore,
+    label_key: str = "label",
+    layer: int | None = None,
+    n_boot: int = 1000,
+) -> dict[str, Any]:
     """Score a store's traces with a probe and compare with their 0/1 ``label`` metadata."""
     config = ProbeConfig(**artifact.meta["config"])
     layer = artifact.best_layer if layer is None else layer
@@ -133,15 +170,21 @@ def evaluate_store(artifact: ProbeArtifact, store: ActivationStore, label_key: s
     li = artifact.layers.index(layer)
     scores = artifact.probe.score_layer(li, ds.x[0])
     thr = artifact.threshold(layer)
-    return {"n": len(ds.y), "layer": layer, "auroc": auroc(scores, ds.y),
-            "auroc_ci": list(bootstrap_ci(auroc, scores, ds.y, n_boot=n_boot)),
-            "recall_at_1pct_fpr": recall_at_fpr(scores[ds.y == 1], thr),
-            "false_positive_rate": float((scores[ds.y == 0] > thr).float().mean())
-            if (ds.y == 0).any() else None}
+    return {
+        "n": len(ds.y),
+        "layer": layer,
+        "auroc": auroc(scores, ds.y),
+        "auroc_ci": list(bootstrap_ci(auroc, scores, ds.y, n_boot=n_boot)),
+        "recall_at_1pct_fpr": recall_at_fpr(scores[ds.y == 1], thr),
+        "false_positive_rate": float((scores[ds.y == 0] > thr).float().mean())
+        if (ds.y == 0).any()
+        else None,
+    }
 
 
-def token_scores(artifact: ProbeArtifact, store: ActivationStore,
-                 layer: int | None = None) -> list[dict[str, Any]]:
+def token_scores(
+    artifact: ProbeArtifact, store: ActivationStore, layer: int | None = None
+) -> list[dict[str, Any]]:
     """Per-token probe scores of every stored trace (for localisation views)."""
     layer = artifact.best_layer if layer is None else layer
     li = artifact.layers.index(layer)
@@ -151,8 +194,16 @@ def token_scores(artifact: ProbeArtifact, store: ActivationStore,
     out = []
     for rec in store.trace_records():
         s = scores[trace_index == rec["index"]].tolist()
-        out.append({"id": rec["id"], "layer": layer, "text": rec["text"],
-                    "offsets": rec["offsets"], "segments": rec["segments"],
-                    "sentences": rec["sentences"], "scores": s,
-                    "threshold": artifact.threshold(layer)})
+        out.append(
+            {
+                "id": rec["id"],
+                "layer": layer,
+                "text": rec["text"],
+                "offsets": rec["offsets"],
+                "segments": rec["segments"],
+                "sentences": rec["sentences"],
+                "scores": s,
+                "threshold": artifact.threshold(layer),
+            }
+        )
     return out

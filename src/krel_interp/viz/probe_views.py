@@ -16,11 +16,18 @@ def auroc_by_layer(curves: Mapping[str, Mapping[int, float]], title: str) -> Any
     fig = go.Figure()
     for name, values in curves.items():
         layers = sorted(values)
-        fig.add_trace(go.Scatter(x=layers, y=[values[k] for k in layers], mode="lines+markers",
-                                 name=name))
+        fig.add_trace(
+            go.Scatter(x=layers, y=[values[k] for k in layers], mode="lines+markers", name=name)
+        )
     fig.add_hline(y=0.5, line_dash="dot", line_color="grey")
-    fig.update_layout(title=title, xaxis_title="layer", yaxis_title="held-out AUROC",
-                      yaxis_range=[0.3, 1.02], template="plotly_white", height=420)
+    fig.update_layout(
+        title=title,
+        xaxis_title="layer",
+        yaxis_title="held-out AUROC",
+        yaxis_range=[0.3, 1.02],
+        template="plotly_white",
+        height=420,
+    )
     return fig
 
 
@@ -32,11 +39,20 @@ def heatmap(rows: Sequence[Any], title: str) -> Any:
     layers = sorted({r.layer for r in rows})
     value = {(r.segment, r.pooling, r.layer): r.auroc for r in rows}
     z = [[value.get((s, p, layer)) for layer in layers] for s, p in cells]
-    fig = go.Figure(go.Heatmap(z=z, x=layers, y=[f"{s} / {p}" for s, p in cells],
-                               colorscale="Viridis", zmin=0.5, zmax=1.0,
-                               colorbar={"title": "AUROC"}))
-    fig.update_layout(title=title, xaxis_title="layer", template="plotly_white",
-                      height=120 + 40 * len(cells))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=layers,
+            y=[f"{s} / {p}" for s, p in cells],
+            colorscale="Viridis",
+            zmin=0.5,
+            zmax=1.0,
+            colorbar={"title": "AUROC"},
+        )
+    )
+    fig.update_layout(
+        title=title, xaxis_title="layer", template="plotly_white", height=120 + 40 * len(cells)
+    )
     return fig
 
 
@@ -44,10 +60,25 @@ def cosine_heatmap(matrix: Any, layers: Sequence[int], title: str) -> Any:
     """Cosine similarity of probe directions across layers."""
     import plotly.graph_objects as go
 
-    fig = go.Figure(go.Heatmap(z=matrix.tolist(), x=list(layers), y=list(layers),
-                               colorscale="RdBu", zmid=0, zmin=-1, zmax=1))
-    fig.update_layout(title=title, xaxis_title="layer", yaxis_title="layer",
-                      template="plotly_white", height=480, width=520)
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix.tolist(),
+            x=list(layers),
+            y=list(layers),
+            colorscale="RdBu",
+            zmid=0,
+            zmin=-1,
+            zmax=1,
+        )
+    )
+    fig.update_layout(
+        title=title,
+        xaxis_title="layer",
+        yaxis_title="layer",
+        template="plotly_white",
+        height=480,
+        width=520,
+    )
     return fig
 
 
@@ -62,14 +93,17 @@ def scored_trace_html(record: Mapping[str, Any], title: str = "") -> str:
     """Tokens coloured by probe score (red above the calibrated threshold, blue below)."""
     text, thr = record["text"], record["threshold"]
     parts, cursor = [], 0
-    for (start, end), seg, score in zip(record["offsets"], record["segments"], record["scores"],
-                                        strict=True):
+    for (start, end), seg, score in zip(
+        record["offsets"], record["segments"], record["scores"], strict=True
+    ):
         if start > cursor:
             parts.append(html.escape(text[cursor:start]))
         tip = f"{Segment(seg).name.lower()} score={score:.2f}"
         border = "border-bottom:2px solid #e67e22;" if seg == Segment.THINK else ""
-        parts.append(f'<span title="{tip}" style="background:{_score_color(score, thr)};'
-                     f'{border}">{html.escape(text[start:end])}</span>')
+        parts.append(
+            f'<span title="{tip}" style="background:{_score_color(score, thr)};'
+            f'{border}">{html.escape(text[start:end])}</span>'
+        )
         cursor = max(cursor, end)
     head = f"<h4>{html.escape(title)}</h4>" if title else ""
     return f'{head}<div class="trace">{"".join(parts)}</div>'
