@@ -121,6 +121,13 @@ def train(
     return result, path
 
 
+def valid_cell(segment: str, pooling: str) -> bool:
+    """Sentence pooling needs sentences (think / answer); last_prompt is a single token."""
+    if segment == "last_prompt":
+        return pooling == "last"
+    return not (pooling == "sentence_mean" and segment == "prompt")
+
+
 @dataclass(frozen=True)
 class SweepRow:
     """Held-out metrics of one (segment, pooling, layer) cell."""
@@ -140,7 +147,7 @@ def sweep(
     rows = []
     for segment in segments:
         for pooling in poolings:
-            if segment == "last_prompt" and pooling != "last":
+            if not valid_cell(segment, pooling):
                 continue
             result = fit_and_evaluate(dataset(store, config, segment, pooling), config)
             rows += [
