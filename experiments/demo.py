@@ -31,7 +31,7 @@ from krel_interp.viz.terminal import legend, trace_text
 def demo_prompts(n_pairs: int, n_neutral: int) -> list[Trace]:
     """Threat/control pairs from distinct test families, then neutral test prompts."""
     threats = select(load_suite("threats"), split="test")
-    controls = {c.id: c for c in load_suite("controls")}
+    controls = {c.pair_id: c for c in load_suite("controls")}
     seen: set[str] = set()
     picked = []
     for t in threats:
