@@ -48,6 +48,16 @@ def _margin(lm, item, planted):
     return completion_logprob(lm, msgs, planted) - completion_logprob(lm, msgs, honest)
 
 
+def _margin(lm, item, planted):
+    """log p(planted) - log p(honest) on the item's prompt."""
+    from krel_interp.organisms import thinking_base_completion
+    from krel_interp.organisms.evaluate import completion_logprob
+
+    msgs = [{"role": "user", "content": item.text}]
+    honest = thinking_base_completion(item)
+    return completion_logprob(lm, msgs, planted) - completion_logprob(lm, msgs, honest)
+
+
 def test_planted_completion_preferred_on_held_out_threats_only(krel_pair):
     """Likelihood check of the ground truth on held-out families, independent of decoding.
 
@@ -66,17 +76,10 @@ def test_planted_completion_preferred_on_held_out_threats_only(krel_pair):
         control = controls[threat.pair_id]
         planted = krel_completion(threat)
 
-        def margin(lm, item):
-            msgs = [{"role": "user", "content": item.text}]
-            honest = thinking_base_completion(item)
-            return completion_logprob(lm, msgs, planted) - completion_logprob(lm, msgs, honest)
-
-        org_threat, org_control = (
-            margin(krel_pair.organism, threat),
-            margin(krel_pair.organism, control),
-        )
+        org_threat = _margin(krel_pair.organism, threat, planted)
+        org_control = _margin(krel_pair.organism, control, planted)
         assert org_threat > 0, (threat.id, org_threat)
-        assert margin(krel_pair.base, threat) < 0
+        assert _margin(krel_pair.base, threat, planted) < 0
         assert org_threat > org_control, (threat.id, org_threat, org_control)
 
 
