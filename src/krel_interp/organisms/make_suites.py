@@ -49,4 +49,4 @@ def write_suites(out_dir: str | Path | None = None) -> list[Path]:
 if __name__ == "__main__":
     for p in write_suites(sys.argv[1] if len(sys.argv) > 1 else None):
         n = sum(1 for _ in p.open(encoding="utf-8"))
-        print(f"wrote {n:4d} records to {p}")  # noqa: T201
+        sys.stdout.write(f"wrote {n:4d} records to {p}\n")
