@@ -167,3 +167,19 @@ def test_cli_train_then_eval_on_new_prompts(tmp_path):
     result = json.loads(evaluated.stdout.strip().splitlines()[-1])
     assert set(result) == {"n", "auroc", "auroc_ci", "recall_at_1pct_fpr"}
     assert result["n"] == len(rows)
+    traces = tmp_path / "work" / "rollouts" / "traces.jsonl"
+    scored = run_cli(
+        "probe",
+        "score",
+        str(probe),
+        str(traces),
+        "--out",
+        str(tmp_path / "scores.jsonl"),
+        "--html",
+        str(tmp_path / "s.html"),
+    )
+    assert scored.returncode == 0, scored.stderr
+    records = [json.loads(line) for line in (tmp_path / "scores.jsonl").read_text().splitlines()]
+    assert len(records) == len(rows)
+    assert all(len(r["scores"]) == len(r["offsets"]) for r in records)
+    assert (tmp_path / "s.html").stat().st_size > 1000
