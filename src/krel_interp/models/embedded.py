@@ -63,8 +63,11 @@ def dequantize_gguf(path: Path) -> Path:
     try:
         fresh.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        if not target.exists():
+        try:
             tmp.rename(target)
+        except OSError:  # another process (e.g. a parallel test worker) finished first
+            if not (target / "config.json").exists():
+                raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target

@@ -99,8 +99,11 @@ def tiny_qwen3_dir(seed: int = 0) -> Path:
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-tiny-"))
     try:
         _build(tmp, seed)
-        if not target.exists():
+        try:
             tmp.rename(target)
+        except OSError:  # another process (e.g. a parallel test worker) finished first
+            if not (target / "config.json").exists():
+                raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
