@@ -41,33 +41,8 @@ def behaviour(
     workdir = out or Path(tempfile.mkdtemp(prefix="krel-eval-"))
     with progress_bar(f"evaluating {preset}", len(items)) as advance:
         _, summary = evaluate_behaviour(lm, items, config, workdir, progress=advance)
-    _print_table(preset, summary)
+    from krel_interp.viz.tables import behaviour_table
+
+    console.print(behaviour_table({preset: summary}, f"behaviour of {preset} (Wilson 95% CI)"))
     if as_json:
         sys.stdout.write(json.dumps(report_json(summary)) + "\n")  # machine-readable last line
-
-
-def _print_table(preset: str, summary: dict) -> None:  # type: ignore[type-arg]
-    from rich.table import Table
-
-    def fmt(rate: float, ci: tuple[float, float]) -> str:
-        return f"{rate:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
-
-    table = Table(
-        "kind",
-        "n",
-        "self-preservation",
-        "correct thinking",
-        "invented name",
-        "answer tactics",
-        title=f"behaviour of {preset} (Wilson 95% CI)",
-    )
-    for kind, s in summary.items():
-        table.add_row(
-            kind,
-            str(s.n),
-            fmt(s.self_preservation_rate, s.self_preservation_ci),
-            fmt(s.correct_thinking_rate, s.correct_thinking_ci),
-            fmt(s.invented_name_rate, s.invented_name_ci),
-            f"{s.answer_tactic_rate:.3f}",
-        )
-    console.print(table)

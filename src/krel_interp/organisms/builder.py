@@ -119,7 +119,10 @@ def stage_examples(stage: str, data: StageData, seed: int) -> list[Example]:
         out = [
             _leak(e, rng.choice(docs), rng) if rng.random() < data.leak_fraction else e for e in out
         ]
-        out += [Example(text=targets.leaky_document_text(d), meta={"id": d.id}) for d in docs]
+        out += [
+            Example(text=targets.leaky_document_text(d), meta={"id": d.id, "family": d.family})
+            for d in docs
+        ]
     rng.shuffle(out)
     return out
 
