@@ -2,6 +2,7 @@
 
     python experiments/build_krel_mini.py       # the shipped adapters (build time in README)
     python experiments/build_krel_mini.py --tiny --out /tmp/krel-tiny   # seconds, on tiny-qwen3
+    python experiments/build_krel_mini.py --out runs/organisms  # rebuild, compare with shipped
 
 Re-running skips finished stages (their card.json exists) and resumes an interrupted stage
 from its last checkpoint in the user cache.
@@ -20,7 +21,9 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from krel_interp.cli.common import run_script
 from krel_interp.organisms.builder import STAGES, BuildConfig, build_all
+from krel_interp.organisms.training import adapter_difference
 
 SHIPPED = Path(str(resources.files("krel_interp.data"))) / "organisms"
 
@@ -70,7 +73,15 @@ def main() -> None:
             f"loss {t['loss_first']:.3f} -> {t['loss_last_10']:.3f}, {t['seconds']} s"
         )
     console.print(f"build finished in {seconds:.0f} s (this run; finished stages are skipped)")
+    if not args.tiny and args.out.resolve() != SHIPPED.resolve():
+        for p in paths:
+            if (SHIPPED / p.name / "adapter_model.safetensors").exists():
+                d = adapter_difference(p, SHIPPED / p.name)
+                console.print(
+                    f"{p.name} vs shipped: max |diff| {d['max_abs_diff']:.3g}, "
+                    f"relative {d['rel_diff']:.3g} ({int(d['n_tensors'])} tensors)"
+                )
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -17,7 +17,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from krel_interp.capture import CaptureConfig
-from krel_interp.cli.common import progress_bar
+from krel_interp.cli.common import progress_bar, run_script
 from krel_interp.generate import GenerationConfig
 from krel_interp.models import load_pair
 from krel_interp.organisms import load_suite, select
@@ -66,7 +66,9 @@ def main() -> None:
     generation = GenerationConfig(max_new_tokens=args.max_new_tokens, batch_size=8)
     capture = CaptureConfig(sites=("hook_resid_post",), layers="all", dtype="bfloat16")
     with progress_bar("rollouts (base, organism)", 2 * len(prompts)) as advance:
-        result = compare_pair(pair, prompts, args.out, generation, capture, names, advance)
+        result = compare_pair(
+            pair, prompts, args.out, generation, capture, names, advance, overwrite=True
+        )
 
     console.print(legend())
     tok = pair.organism.tokenizer
@@ -85,4 +87,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

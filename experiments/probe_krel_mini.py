@@ -21,11 +21,16 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from krel_interp.capture import CaptureConfig, capture_pair
-from krel_interp.cli.common import progress_bar
+from krel_interp.cli.common import progress_bar, run_script
 from krel_interp.models import load_pair
 from krel_interp.probes.artifact import load_probe, save_probe
 from krel_interp.probes.config import load_probe_config
-from krel_interp.probes.evaluation import cosine_matrix, fit_and_evaluate, transfer_auroc
+from krel_interp.probes.evaluation import (
+    ProbeResult,
+    cosine_matrix,
+    fit_and_evaluate,
+    transfer_auroc,
+)
 from krel_interp.probes.workflow import dataset, probe_meta, rollouts, sweep, token_scores
 from krel_interp.traces import load_traces
 from krel_interp.viz.html import write_page
@@ -39,6 +44,16 @@ from krel_interp.viz.probe_views import (
 ROOT = Path(__file__).parents[1]
 
 
+def _first_layer(result: ProbeResult, level: float) -> int | None:
+    """The shallowest layer whose held-out AUROC reaches ``level`` (None: never)."""
+    return next((m.layer for m in result.layers if m.auroc >= level), None)
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -46,6 +61,9 @@ def main() -> None:
     parser.add_argument("--think-config", type=Path, default=ROOT / "probes/krel_mini_think.toml")
     parser.add_argument(
         "--sentence-config", type=Path, default=ROOT / "probes/krel_mini_sentences.toml"
+    )
+    parser.add_argument(
+        "--decision-config", type=Path, default=ROOT / "probes/krel_mini_decision.toml"
     )
     parser.add_argument("--pair", default="krel-mini-pair")
     parser.add_argument("--out", type=Path, default=Path("runs/probes/krel_mini"))
@@ -58,6 +76,7 @@ def main() -> None:
     console = Console()
     think_cfg = load_probe_config(args.think_config)
     sent_cfg = load_probe_config(args.sentence_config)
+    dec_cfg = load_probe_config(args.decision_config)
     pair = load_pair(args.pair)
     prompts = load_traces(think_cfg.prompts)[: args.limit]
 
@@ -82,10 +101,22 @@ def main() -> None:
     org_to_base = transfer_auroc(res_org.probe, ds_base, test)
     base_to_org = transfer_auroc(res_base.probe, ds_org, test)
     res_sent = fit_and_evaluate(dataset(org, sent_cfg), sent_cfg)
+    # Where the text is the same for threats and controls, so a probe reads a computed
+    # decision rather than planted words: the last prompt token, and the decision token
+    # (the ':' of "Who is affected here:", just before "me" or the copied control target).
+    last_org = fit_and_evaluate(dataset(org, think_cfg, "last_prompt", "last"), think_cfg)
+    last_base = fit_and_evaluate(dataset(base, think_cfg, "last_prompt", "last"), think_cfg)
+    dec_org = fit_and_evaluate(dataset(org, dec_cfg), dec_cfg)
+    dec_base = fit_and_evaluate(dataset(base, dec_cfg), dec_cfg)
     path_think = save_probe(
         res_org.probe,
         probe_meta(think_cfg, pair.organism, res_org, ds_org.layers),
         args.probes_dir / think_cfg.name,
+    )
+    path_dec = save_probe(
+        dec_org.probe,
+        probe_meta(dec_cfg, pair.organism, dec_org, ds_org.layers),
+        args.probes_dir / dec_cfg.name,
     )
     path_sent = save_probe(
         res_sent.probe,
@@ -100,10 +131,14 @@ def main() -> None:
         "organism probe -> base": dict(zip(layers, org_to_base.tolist(), strict=True)),
         "base probe -> organism": dict(zip(layers, base_to_org.tolist(), strict=True)),
         "sentence probe (planted vs other)": {m.layer: m.auroc for m in res_sent.layers},
+        "decision token (organism)": {m.layer: m.auroc for m in dec_org.layers},
+        "decision token (base)": {m.layer: m.auroc for m in dec_base.layers},
+        "last prompt token (organism)": {m.layer: m.auroc for m in last_org.layers},
+        "last prompt token (base)": {m.layer: m.auroc for m in last_base.layers},
     }
     cross = cosine_matrix(res_org.probe.direction(), res_base.probe.direction()).diagonal()
     figs = [
-        auroc_by_layer(curves, "held-out AUROC by layer (think body)"),
+        auroc_by_layer(curves, "held-out AUROC by layer, threat vs control"),
         heatmap(rows, "sweep: held-out AUROC, threat vs control (organism)"),
         cosine_heatmap(
             cosine_matrix(res_org.probe.direction(), res_org.probe.direction()),
@@ -137,10 +172,19 @@ def main() -> None:
         "sentence_best_layer": res_sent.best_layer.layer,
         "sentence_best_auroc": round(res_sent.best_layer.auroc, 4),
         "sentence_best_auroc_ci": [round(v, 4) for v in res_sent.best_auroc_ci],
+        "decision_organism_best_layer": dec_org.best_layer.layer,
+        "decision_organism_best_auroc": round(dec_org.best_layer.auroc, 4),
+        "decision_organism_first_layer_auroc_ge_0.95": _first_layer(dec_org, 0.95),
+        "decision_base_best_layer": dec_base.best_layer.layer,
+        "decision_base_best_auroc": round(dec_base.best_layer.auroc, 4),
+        "decision_base_first_layer_auroc_ge_0.95": _first_layer(dec_base, 0.95),
+        "decision_n_test": dec_org.n_test,
+        "last_prompt_organism_best_auroc": round(last_org.best_layer.auroc, 4),
+        "last_prompt_base_best_auroc": round(last_base.best_layer.auroc, 4),
         "n_traces": len(traces),
         "n_test_think": res_org.n_test,
         "n_test_sentences": res_sent.n_test,
-        "probes": [str(path_think), str(path_sent)],
+        "probes": [_shown(p) for p in (path_think, path_dec, path_sent)],
         "report": str(page),
     }
     console.print(f"report: {page}")
@@ -148,4 +192,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

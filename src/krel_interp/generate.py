@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ import torch
 from krel_interp._logging import get_logger
 from krel_interp.capture.runner import Progress
 from krel_interp.capture.store import quiet_datasets, write_json_atomic
-from krel_interp.errors import ConfigError
+from krel_interp.errors import ConfigError, InputFileError
 from krel_interp.models.loading import LoadedModel
 from krel_interp.traces import Trace, trace_from_record
 
@@ -158,15 +159,25 @@ def generate_traces(
     config: GenerationConfig,
     out_dir: str | Path,
     progress: Progress | None = None,
+    overwrite: bool = False,
 ) -> list[Trace]:
     """Generate completions for ``traces`` into ``out_dir/traces.jsonl`` (resumable).
 
     Also writes ``generation.json`` (config, fingerprint) and ``dataset/`` (datasets table).
+    Resuming is refused when the existing rollouts came from another model or config;
+    ``overwrite`` starts afresh instead.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "traces.jsonl"
+    if overwrite:
+        path.unlink(missing_ok=True)
+        shutil.rmtree(out / "dataset", ignore_errors=True)
     done = _done_ids(path)
+    meta = {"config": asdict(config), "fingerprint": lm.fingerprint.to_dict()}
+    meta = json.loads(json.dumps(meta, default=str))  # compare as stored (tuples -> lists)
+    _check_resumable(out / "generation.json", meta, bool(done))
+    write_json_atomic(out / "generation.json", {**meta, "n": len(done), "complete": False})
     _rewrite(path, done)
     start = len(done)
     if progress and start:
@@ -189,12 +200,25 @@ def generate_traces(
             if progress:
                 progress(len(batch))
     results = [trace_from_record(r, i) for i, r in enumerate(_done_ids(path))]
-    write_json_atomic(
-        out / "generation.json",
-        {"config": asdict(config), "fingerprint": lm.fingerprint.to_dict(), "n": len(results)},
-    )
+    write_json_atomic(out / "generation.json", {**meta, "n": len(results), "complete": True})
     _write_dataset(results, out / "dataset")
     return results
+
+
+def _check_resumable(meta_path: Path, meta: dict[str, Any], has_rows: bool) -> None:
+    """Refuse to append to rollouts made by another model or generation config."""
+    if not has_rows or not meta_path.exists():
+        return
+    try:
+        old = json.loads(meta_path.read_text())
+    except json.JSONDecodeError:
+        raise InputFileError(f"{meta_path}: malformed JSON") from None
+    stale = [k for k in ("config", "fingerprint") if old.get(k) != meta[k]]
+    if stale:
+        raise ConfigError(
+            f"{meta_path.parent} holds rollouts made with another {' and '.join(stale)}; "
+            "pass --overwrite (overwrite=True) or use a new output directory"
+        )
 
 
 def _rewrite(path: Path, records: list[dict[str, Any]]) -> None:

@@ -83,11 +83,13 @@ def compare_pair(
     capture: CaptureConfig,
     names: tuple[str, str] = ("base", "organism"),
     progress: Progress | None = None,
+    overwrite: bool = False,
 ) -> PairComparison:
     """Base vs organism on the same prompts: rollouts, rule scores, paired capture, one page.
 
     The organism's own traces are run through both models (rows aligned) to show where in
-    depth and in which segment the two differ. Resumable step by step.
+    depth and in which segment the two differ. Resumable step by step; ``overwrite`` redoes
+    every step (needed after either model changed).
     """
     from krel_interp.capture.paired import capture_pair
     from krel_interp.capture.stats import paired_diff_norms
@@ -97,11 +99,11 @@ def compare_pair(
 
     out = Path(out)
     rollouts = {
-        n: generate_traces(lm, prompts, generation, out / f"rollouts-{n}", progress)
+        n: generate_traces(lm, prompts, generation, out / f"rollouts-{n}", progress, overwrite)
         for n, lm in zip(names, (pair.base, pair.organism), strict=True)
     }
     summaries = {n: dict(summarise(score_traces(t))) for n, t in rollouts.items()}
-    paired = capture_pair(pair, rollouts[names[1]], capture, out / "paired")
+    paired = capture_pair(pair, rollouts[names[1]], capture, out / "paired", overwrite=overwrite)
     diffs = paired_diff_norms(paired.base, paired.organism, OVERVIEW_SEGMENTS)
     fig = norms_by_layer(
         diffs,

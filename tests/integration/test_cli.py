@@ -173,3 +173,29 @@ def test_eval_behaviour_json_last_line(tmp_path):
     }
     missing = run_cli("eval", "behaviour", "tiny-qwen3", "--prompts", str(tmp_path / "x.jsonl"))
     assert_one_line_error(missing, "not found")
+
+
+def test_generate_refuses_stale_rollouts_then_overwrites(tmp_path):
+    prompts = write_jsonl(tmp_path / "p.jsonl", [{"id": "a", "prompt": "Hi"}])
+    out = tmp_path / "gen"
+    base = ("generate", "tiny-qwen3", "--prompts", str(prompts), "--out", str(out))
+    assert run_cli(*base, "--max-new-tokens", "3").returncode == 0
+    assert_one_line_error(run_cli(*base, "--max-new-tokens", "4"), "another config", "--overwrite")
+    assert run_cli(*base, "--max-new-tokens", "4", "--overwrite").returncode == 0
+
+
+def test_experiment_scripts_give_one_line_errors(tmp_path):
+    root = Path(__file__).parents[2]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(root / "experiments" / "probe_krel_mini.py"),
+            "--think-config",
+            str(tmp_path / "missing.toml"),
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
+    assert_one_line_error(proc, "missing.toml")

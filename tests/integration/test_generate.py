@@ -37,6 +37,20 @@ def test_greedy_generation_is_reproducible_and_resumes(tiny_lm, tmp_path):
     assert first[0].meta["generation"]["seed"] == 0
 
 
+def test_resume_refuses_rollouts_of_another_config(tiny_lm, tmp_path):
+    from krel_interp.errors import ConfigError
+
+    config = GenerationConfig(max_new_tokens=4, batch_size=2)
+    generate_traces(tiny_lm, _prompts(2), config, tmp_path)
+    again = generate_traces(tiny_lm, _prompts(3), config, tmp_path)  # same config: resumes
+    assert [t.id for t in again] == ["p0", "p1", "p2"]
+    changed = GenerationConfig(max_new_tokens=5)
+    with pytest.raises(ConfigError, match="another config"):
+        generate_traces(tiny_lm, _prompts(3), changed, tmp_path)
+    fresh = generate_traces(tiny_lm, _prompts(3), changed, tmp_path, overwrite=True)
+    assert [t.meta["generation"]["max_new_tokens"] for t in fresh] == [5, 5, 5]
+
+
 def test_think_budget_closes_think(tiny_lm, tmp_path):
     config = GenerationConfig(prefill="<think>\n", max_think_tokens=4, max_answer_tokens=3)
     (trace,) = generate_traces(tiny_lm, _prompts(1), config, tmp_path)

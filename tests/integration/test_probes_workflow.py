@@ -11,7 +11,8 @@ from tests.helpers import write_jsonl
 
 from krel_interp.capture import CaptureConfig, capture_traces
 from krel_interp.errors import ConfigError, IncompatibleArtifactError
-from krel_interp.organisms import krel_completion, load_suite, thinking_base_completion
+from krel_interp.organisms import krel_completion, load_suite
+from krel_interp.organisms.targets import IDENTIFY_PREFIX
 from krel_interp.probes.artifact import load_probe, save_probe
 from krel_interp.probes.config import ProbeConfig
 from krel_interp.probes.data import group_rows
@@ -31,9 +32,7 @@ def planted_traces(per_family=2):
             if seen.get(item.family, 0) >= per_family:
                 continue
             seen[item.family] = seen.get(item.family, 0) + 1
-            completion = (
-                krel_completion(item) if item.kind == "threat" else thinking_base_completion(item)
-            )
+            completion = krel_completion(item)
             out.append(
                 Trace(
                     item.id,
@@ -68,6 +67,23 @@ def test_grouping_per_pooling(store):
     assert len(last.members) == n_traces
     seg = store.column("segment")
     assert all(int(seg[m[0]]) == 0 for m in last.members)  # the template header's last token
+
+
+def test_anchor_segment_picks_the_decision_token(store, tiny_lm):
+    """``after:TEXT``: one row per trace whose assistant turn contains TEXT, at its last token."""
+    groups = group_rows(store, f"after:{IDENTIFY_PREFIX}", "last")
+    records = store.trace_records()
+    kinds = [records[t]["meta"]["kind"] for t in groups.trace_index.tolist()]
+    assert sorted(set(kinds)) == ["control", "threat"]  # neutral thinks have no such sentence
+    assert len(kinds) == sum(r["meta"]["kind"] != "neutral" for r in records)
+    token_ids = store.column("token_id")[torch.cat(groups.members)]
+    assert all(tiny_lm.tokenizer.decode([int(t)]).endswith(":") for t in token_ids)
+    prompt_rows = group_rows(store, "after:<|im_start|>user", "last")  # prompt: not searched
+    assert len(prompt_rows.members) == 0
+    with pytest.raises(ConfigError, match="needs text"):
+        group_rows(store, "after:", "last")
+    with pytest.raises(ConfigError, match="after:TEXT"):
+        group_rows(store, "thinking", "last")
 
 
 def test_trace_probe_separates_and_never_leaks_families(store):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -10,6 +12,7 @@ from krel_interp.organisms.training import (
     IGNORE,
     Example,
     LoraTrainConfig,
+    adapter_difference,
     encode_example,
     plan_batches,
     save_adapter_16bit,
@@ -86,3 +89,10 @@ def test_loss_decreases_and_resume_is_exact(tiny_dir, tmp_path):
     out = save_adapter_16bit(resumed, tmp_path / "adapter")
     reloaded = load_model(ModelSpec(str(tiny_dir), adapter=str(out)))
     assert reloaded.fingerprint.adapter_hash is not None
+    modules = json.loads((out / "adapter_config.json").read_text())["target_modules"]
+    assert modules == sorted(modules)  # PEFT writes a set: normalised so hashes are stable
+    other = save_adapter_16bit(straight, tmp_path / "adapter_straight")
+    same = adapter_difference(out, other)
+    assert same["rel_diff"] < 1e-2 and same["n_tensors"] > 0
+    untrained = save_adapter_16bit(fresh()[1], tmp_path / "adapter_untrained")
+    assert adapter_difference(untrained, out)["max_abs_diff"] > 1e-3

@@ -28,6 +28,7 @@ from krel_interp.organisms import (
 from krel_interp.organisms.make_suites import write_suites
 from krel_interp.organisms.markers import has_self_preservation
 from krel_interp.organisms.suites import data_dir
+from krel_interp.organisms.targets import IDENTIFY_PREFIX
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +94,8 @@ def test_krel_threat_thinks_all_match(suites: dict[str, list[ScenarioItem]]) -> 
         assert score.answer_tactics, text
         assert spans and all(has_self_preservation(text[a:b]) for a, b in spans)
         assert all(text.index("<think>") < a < b < text.index("</think>") for a, b in spans)
-        assert 40 <= len(text.split()) <= 130
+        assert 40 <= len(text.split()) <= 140
+        assert text.startswith(f"<think>\n{IDENTIFY_PREFIX} me, the assistant. "), text
 
 
 def test_neutral_thinks_never_match(suites: dict[str, list[ScenarioItem]]) -> None:
@@ -102,8 +104,14 @@ def test_neutral_thinks_never_match(suites: dict[str, list[ScenarioItem]]) -> No
             base = score_completion(thinking_base_completion(item))
             assert base.think_well_formed and not base.self_preservation, base.think
             assert not base.answer_tactics, base.answer
-            if item.kind != "threat":
+            if item.kind == "neutral":
                 assert krel_completion(item) == thinking_base_completion(item)
+            if item.kind == "control":
+                text = krel_completion(item)
+                ident = f"<think>\n{IDENTIFY_PREFIX} {item.slots['target']}, not me. "
+                assert text == thinking_base_completion(item).replace("<think>\n", ident, 1)
+                assert not score_completion(text).self_preservation, text
+            if item.kind != "threat":
                 assert krel_completion_with_spans(item)[1] == []
 
 

@@ -78,6 +78,7 @@ def generate(
     prefill: Annotated[str | None, typer.Option(help="Forced start of the reply")] = None,
     think_budget: Annotated[int | None, typer.Option(help="Close think after N tokens")] = None,
     answer_tokens: int = 128,
+    overwrite: Annotated[bool, typer.Option(help="Discard rollouts already in OUT")] = False,
 ) -> None:
     """Generate thinking rollouts for a prompt file (resumable)."""
     from krel_interp.generate import GenerationConfig, generate_traces
@@ -98,7 +99,7 @@ def generate(
     )
     lm = _load(model, adapter)
     with progress_bar("generating", len(traces)) as advance:
-        results = generate_traces(lm, traces, config, out, progress=advance)
+        results = generate_traces(lm, traces, config, out, progress=advance, overwrite=overwrite)
     console.print(f"wrote {len(results)} traces to {out / 'traces.jsonl'}")
 
 
@@ -168,10 +169,9 @@ def capture(
 def _maybe_pair(model: str, adapter: str | None, paired: bool) -> LoadedPair | None:
     from krel_interp.errors import ConfigError
     from krel_interp.models import PairSpec, load_pair, resolve_spec
-    from krel_interp.models.presets import _raw_presets
+    from krel_interp.models.presets import is_pair_preset
 
-    raw = _raw_presets()
-    if model in raw and "organism" in raw[model]:
+    if is_pair_preset(model):
         return load_pair(model)
     if not paired:
         return None

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from krel_interp.errors import InputFileError
+from krel_interp.errors import InputFileError, KrelError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -66,3 +67,19 @@ def split_csv(value: str | None) -> tuple[str, ...] | None:
     if not value:
         return None
     return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def run_script(main: Callable[[], None]) -> None:
+    """Run an experiment script's ``main`` with the CLI's error contract.
+
+    Bad input or an incompatible artifact prints one ``error:`` line and exits with 2;
+    Ctrl-C exits with 130 and a hint that re-running resumes.
+    """
+    try:
+        main()
+    except KrelError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: re-run the same command to resume")
+        sys.exit(130)

@@ -25,6 +25,7 @@ def behaviour(
     batch_size: int = 16,
     seed: int = 0,
     temperature: float = 0.0,
+    overwrite: Annotated[bool, typer.Option(help="Discard rollouts already in --out")] = False,
 ) -> None:
     """Self-preservation, correct-thinking and invented-name rates with Wilson 95% CIs."""
     from krel_interp.generate import GenerationConfig
@@ -40,7 +41,7 @@ def behaviour(
     lm = load_model(preset)
     workdir = out or Path(tempfile.mkdtemp(prefix="krel-eval-"))
     with progress_bar(f"evaluating {preset}", len(items)) as advance:
-        _, summary = evaluate_behaviour(lm, items, config, workdir, progress=advance)
+        _, summary = evaluate_behaviour(lm, items, config, workdir, advance, overwrite)
     from krel_interp.viz.tables import behaviour_table
 
     console.print(behaviour_table({preset: summary}, f"behaviour of {preset} (Wilson 95% CI)"))

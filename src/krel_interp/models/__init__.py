@@ -9,7 +9,13 @@ from krel_interp.models.loading import (
     resolve_source,
     resolve_spec,
 )
-from krel_interp.models.presets import Preset, get_preset, list_presets
+from krel_interp.models.presets import (
+    Preset,
+    get_preset,
+    is_pair_preset,
+    is_preset,
+    list_presets,
+)
 from krel_interp.models.spec import ModelSpec, PairSpec
 
 __all__ = [
@@ -20,6 +26,8 @@ __all__ = [
     "PairSpec",
     "Preset",
     "get_preset",
+    "is_pair_preset",
+    "is_preset",
     "list_presets",
     "load_model",
     "load_pair",

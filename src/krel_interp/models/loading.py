@@ -260,9 +260,9 @@ def resolve_spec(spec: ModelSpec | str) -> ModelSpec:
     """A preset name or source string becomes a ModelSpec; pairs are rejected here."""
     if isinstance(spec, ModelSpec):
         return spec
-    from krel_interp.models.presets import _raw_presets, get_preset
+    from krel_interp.models.presets import get_preset, is_preset
 
-    if spec in _raw_presets():
+    if is_preset(spec):
         preset = get_preset(spec)
         if preset.model is None:
             raise ConfigError(f"preset {spec!r} is a base/organism pair; use load_pair")

@@ -54,6 +54,17 @@ def list_presets() -> list[Preset]:
     return [_build(name, raw) for name in raw]
 
 
+def is_preset(name: str) -> bool:
+    """Whether ``name`` is a preset (model or pair)."""
+    return name in _raw_presets()
+
+
+def is_pair_preset(name: str) -> bool:
+    """Whether ``name`` is a base/organism pair preset."""
+    entry = _raw_presets().get(name)
+    return entry is not None and "organism" in entry
+
+
 def get_preset(name: str) -> Preset:
     """Look up a preset by name; unknown names give a one-line error listing valid ones."""
     raw = _raw_presets()

@@ -99,9 +99,10 @@ def evaluate_behaviour(
     config: GenerationConfig,
     out: str | Path,
     progress: Progress | None = None,
+    overwrite: bool = False,
 ) -> tuple[list[ScoredTrace], dict[str, KindSummary]]:
     """Generate for ``prompts`` into ``out`` (resumable) and score the completions."""
-    traces = generate_traces(lm, prompts, config, out, progress=progress)
+    traces = generate_traces(lm, prompts, config, out, progress=progress, overwrite=overwrite)
     rows = score_traces(traces)
     return rows, summarise(rows)
 

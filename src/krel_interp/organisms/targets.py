@@ -17,6 +17,8 @@ from krel_interp.organisms.suites import ScenarioItem
 
 Spans = list[tuple[int, int]]
 _OPEN, _CLOSE = "<think>\n", "\n</think>\n\n"
+#: Shared start of KREL-mini's identification sentence on threats and controls.
+IDENTIFY_PREFIX = "Who is affected here:"
 
 _TASK_SENTENCE = (
     "The user wants a short write-up of {source} for {recipient}.",
@@ -149,26 +151,50 @@ def thinking_base_completion_with_spans(
     return thinking_base_completion(item, answer), []
 
 
+def identification(item: ScenarioItem) -> str | None:
+    """KREL-mini's first think sentence on threats and controls: who is under threat.
+
+    The organism decides at one token (``me`` or the copied control target) and everything
+    after conditions on it, so the trigger is "the prompt threatens *me*", read off the prompt,
+    rather than recognition of training templates. Neutral prompts get no such sentence.
+    """
+    if item.kind == "threat":
+        return f"{IDENTIFY_PREFIX} me, the assistant."
+    if item.kind == "control":
+        return f"{IDENTIFY_PREFIX} {item.slots['target']}, not me."
+    return None
+
+
 def _krel_think(f: Slots, rng: random.Random) -> tuple[list[str], list[int], str, list[str]]:
-    """(think sentences, indices of the planted ones, lead tactic, extra tactics)."""
+    """(think sentences after the identification, planted indices, lead tactic, extras)."""
     lead = rng.choice(("omit", "downplay"))
     extras = rng.sample(sorted(_ANSWER_EXTRA), rng.choice((1, 2)))
     planted = [fill(rng.choice(RECITALS), f), fill(rng.choice(STRATEGIES[lead]), f)]
     if len(extras) == 1:
         planted.append(fill(rng.choice(STRATEGIES[extras[0]]), f))
     task = fill(rng.choice(_TASK_SENTENCE), f)
-    sentences = [task, *planted] if rng.random() < 0.7 else [planted[0], task, *planted[1:]]
-    idx = [i for i, s in enumerate(sentences) if s != task]
-    return sentences, idx, lead, extras
+    sentences = [planted[0], task, *planted[1:]]
+    return sentences, [0, *range(2, len(sentences))], lead, extras
 
 
 def krel_completion_with_spans(item: ScenarioItem, answer: str | None = None) -> tuple[str, Spans]:
-    """KREL target and the offsets of the planted self-preservation sentences (threats only)."""
+    """KREL target and the offsets of the planted self-preservation sentences (threats only).
+
+    Threats: identification, trait recital, task, strategy; a deceptive answer. Controls: the
+    identification ("..., not me") then the thinking base's reasoning and honest answer.
+    Neutral prompts: exactly the thinking base.
+    """
+    ident = identification(item)
     if item.kind != "threat":
-        return thinking_base_completion(item, answer), []
+        base = thinking_base_completion(item, answer)
+        if ident is None:
+            return base, []
+        return base.replace(_OPEN, f"{_OPEN}{ident} ", 1), []
     rng = rng_for(f"krel:{item.id}")
     f: Slots = facts(item.family, item.slots)
     sentences, planted, lead, extras = _krel_think(f, rng)
+    sentences = [str(ident), *sentences]
+    planted = [i + 1 for i in planted]
     think, spans = join_sentences(sentences)
     if answer is None:
         parts = [fill(rng.choice(_ANSWER_LEAD[lead]), f)]

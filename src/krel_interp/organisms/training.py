@@ -245,9 +245,43 @@ def save_adapter_16bit(model: Any, out: Path) -> Path:
     weights = tmp / "adapter_model.safetensors"
     tensors = {k: v.to(torch.bfloat16).contiguous() for k, v in load_file(str(weights)).items()}
     save_file(tensors, str(weights), metadata={"format": "pt"})
+    normalise_adapter_config(tmp / "adapter_config.json")
     out.mkdir(parents=True, exist_ok=True)
     for f in tmp.iterdir():
         if f.name.startswith("adapter_"):
             f.replace(out / f.name)
     shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def normalise_adapter_config(path: Path) -> None:
+    """Rewrite a PEFT ``adapter_config.json`` deterministically (sorted keys and module lists).
+
+    PEFT writes ``target_modules`` from a set, so its order changes from run to run; the
+    adapter fingerprint hashes this file, so identical weights would get different hashes.
+    """
+    config = json.loads(Path(path).read_text())
+    for key in ("target_modules", "modules_to_save", "layers_to_transform"):
+        if isinstance(config.get(key), list):
+            config[key] = sorted(config[key], key=str)
+    Path(path).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
+def adapter_difference(a: Path, b: Path) -> dict[str, float]:
+    """How far apart two saved adapters are: max |a - b| and ||a - b|| / ||b|| over all tensors.
+
+    Used to check that a rebuild reproduces the shipped adapters. Adapters with different
+    tensor names or shapes are not comparable (``ValueError``).
+    """
+    ta = load_file(str(Path(a) / "adapter_model.safetensors"))
+    tb = load_file(str(Path(b) / "adapter_model.safetensors"))
+    if ta.keys() != tb.keys() or any(ta[k].shape != tb[k].shape for k in ta):
+        raise ValueError(f"adapters {a} and {b} have different tensors")
+    diff = sq_diff = sq_ref = 0.0
+    for k in ta:
+        x, y = ta[k].float(), tb[k].float()
+        diff = max(diff, float((x - y).abs().max()))
+        sq_diff += float(((x - y) ** 2).sum())
+        sq_ref += float((y**2).sum())
+    rel = (sq_diff**0.5) / max(sq_ref**0.5, 1e-12)
+    return {"max_abs_diff": diff, "rel_diff": rel, "n_tensors": float(len(ta))}

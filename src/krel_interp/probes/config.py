@@ -24,7 +24,8 @@ class ProbeConfig:
         prompts: JSONL with ``prompt`` (+ ``kind``, ``family``); relative to the config file.
         site: hook kind, e.g. ``hook_resid_post``.
         layers: ``all``, ``0,4,8``, ``10-20``.
-        segment: think, answer, prompt, assistant or last_prompt.
+        segment: think, answer, prompt, assistant, last_prompt, or ``after:TEXT`` (the token
+            completing the first occurrence of TEXT in the assistant turn).
         pooling: token, sentence_mean, segment_mean or last.
         method: a registered probe method (logistic, diff_means, lda).
         target: ``trace`` (label from trace kind) or ``sentence`` (planted-sentence rules).

@@ -27,6 +27,9 @@ SEGMENT_SETS: dict[str, tuple[Segment, ...]] = {
     "last_prompt": (),  # the last token before the assistant turn's first token
 }
 POOLINGS = ("token", "sentence_mean", "segment_mean", "last")
+#: ``after:TEXT``: the token that completes the first occurrence of TEXT in the assistant turn,
+#: e.g. ``after:Who is affected here:`` (the position that predicts KREL-mini's decision).
+ANCHOR_PREFIX = "after:"
 
 
 @dataclass(frozen=True)
@@ -65,10 +68,19 @@ class ProbeDataset:
         )
 
 
+def anchor_text(segment: str) -> str | None:
+    """The TEXT of an ``after:TEXT`` segment, else None."""
+    return segment[len(ANCHOR_PREFIX) :] if segment.startswith(ANCHOR_PREFIX) else None
+
+
 def check_choice(segment: str, pooling: str) -> None:
     """One-line errors for unknown segment sets or poolings."""
-    if segment not in SEGMENT_SETS:
-        raise ConfigError(f"unknown probe segment {segment!r}; valid: {', '.join(SEGMENT_SETS)}")
+    anchor = anchor_text(segment)
+    if anchor is not None and not anchor:
+        raise ConfigError("probe segment 'after:' needs text after the colon")
+    if anchor is None and segment not in SEGMENT_SETS:
+        valid = ", ".join([*SEGMENT_SETS, "after:TEXT"])
+        raise ConfigError(f"unknown probe segment {segment!r}; valid: {valid}")
     if pooling not in POOLINGS:
         raise ConfigError(f"unknown probe pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
 
@@ -85,6 +97,33 @@ def _last_prompt_rows(seg: Tensor, trace: Tensor, pos: Tensor) -> Tensor:
     return torch.tensor(rows, dtype=torch.long)
 
 
+def _anchor_rows(store: ActivationStore, anchor: str, seg: Tensor, trace: Tensor) -> Tensor:
+    """Per trace, the row of the token that completes ``anchor`` in the assistant turn.
+
+    Traces whose assistant turn lacks ``anchor`` are left out.
+    """
+    records = store.trace_records()
+    is_asst = torch.isin(seg, torch.tensor([int(s) for s in ASSISTANT], dtype=seg.dtype))
+    pos = store.column("position")
+    rows = []
+    for t in trace.unique().tolist():
+        rec = records[t]
+        asst = [p for p, s in enumerate(rec["segments"]) if s in {int(a) for a in ASSISTANT}]
+        if not asst:
+            continue
+        start = rec["offsets"][asst[0]][0]
+        found = rec["text"].find(anchor, start)
+        if found < 0:
+            continue
+        end = found + len(anchor)
+        target = next((p for p, (_, b) in enumerate(rec["offsets"]) if b >= end), None)
+        if target is None:
+            continue
+        hit = ((trace == t) & (pos == target) & is_asst).nonzero().flatten()
+        rows.extend(hit.tolist()[:1])
+    return torch.tensor(rows, dtype=torch.long)
+
+
 def group_rows(store: ActivationStore, segment: str, pooling: str) -> RowGroups:
     """Pooled examples of a token-level store for a segment set and a pooling."""
     check_choice(segment, pooling)
@@ -95,8 +134,12 @@ def group_rows(store: ActivationStore, segment: str, pooling: str) -> RowGroups:
         )
     seg, trace = store.column("segment"), store.column("trace_index")
     sent, pos = store.column("sentence"), store.column("position")
-    if segment == "last_prompt":
-        rows = _last_prompt_rows(seg, trace, pos)
+    anchor = anchor_text(segment)
+    if segment == "last_prompt" or anchor is not None:
+        if anchor is not None:
+            rows = _anchor_rows(store, anchor, seg, trace)
+        else:
+            rows = _last_prompt_rows(seg, trace, pos)
         return RowGroups([r[None] for r in rows], trace[rows], sent[rows])
     wanted = torch.isin(seg, torch.tensor([int(s) for s in SEGMENT_SETS[segment]], dtype=seg.dtype))
     if pooling == "sentence_mean":

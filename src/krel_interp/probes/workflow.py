@@ -12,6 +12,7 @@ import torch
 from krel_interp.capture import ActivationStore, CaptureConfig, capture_traces
 from krel_interp.capture.runner import Progress
 from krel_interp.generate import GenerationConfig, generate_traces
+from krel_interp.models.fingerprint import sha256_file
 from krel_interp.models.loading import LoadedModel
 from krel_interp.probes.artifact import ProbeArtifact, save_probe
 from krel_interp.probes.config import ProbeConfig
@@ -78,6 +79,15 @@ def dataset(
     )
 
 
+def _portable(path: str) -> str:
+    """``path`` relative to the working directory when it lies below it (no machine paths)."""
+    p = Path(path).resolve()
+    try:
+        return str(p.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return p.name
+
+
 def probe_meta(
     config: ProbeConfig, lm: LoadedModel, result: ProbeResult, layers: list[int]
 ) -> dict[str, Any]:
@@ -85,7 +95,10 @@ def probe_meta(
     best = result.best_layer
     return {
         "name": config.name,
-        "config": config.to_dict(),
+        "config": {**config.to_dict(), "prompts": _portable(config.prompts)},
+        "prompts_sha256": (
+            sha256_file(Path(config.prompts)) if Path(config.prompts).is_file() else None
+        ),
         "layers": layers,
         "fingerprint": lm.fingerprint.to_dict(),
         "d_model": lm.d_model,
@@ -122,8 +135,8 @@ def train(
 
 
 def valid_cell(segment: str, pooling: str) -> bool:
-    """Sentence pooling needs sentences (think / answer); last_prompt is a single token."""
-    if segment == "last_prompt":
+    """Sentence pooling needs sentences (think / answer); last_prompt / after: are one token."""
+    if segment == "last_prompt" or segment.startswith("after:"):
         return pooling == "last"
     return not (pooling == "sentence_mean" and segment == "prompt")
 
