@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from krel_interp.capture import CaptureConfig, capture_pair
-from krel_interp.cli.common import progress_bar, run_script
+from krel_interp.cli.common import cache_dir_for_run, progress_bar, run_script
 from krel_interp.models import load_pair
 from krel_interp.probes.artifact import load_probe, save_probe
 from krel_interp.probes.config import load_probe_config
@@ -69,6 +69,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/probes/krel_mini"))
     parser.add_argument("--probes-dir", type=Path, default=ROOT / "probes")
     parser.add_argument("--limit", type=int, default=None, help="use the first N prompts")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="discard rollouts/activations in --out"
+    )
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.INFO, format="%(message)s", handlers=[RichHandler(show_path=False)]
@@ -77,6 +80,7 @@ def main() -> None:
     think_cfg = load_probe_config(args.think_config)
     sent_cfg = load_probe_config(args.sentence_config)
     dec_cfg = load_probe_config(args.decision_config)
+    cache_dir_for_run(args.out, args.overwrite)
     pair = load_pair(args.pair)
     prompts = load_traces(think_cfg.prompts)[: args.limit]
 

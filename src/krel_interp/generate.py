@@ -14,7 +14,7 @@ import torch
 from krel_interp._logging import get_logger
 from krel_interp.capture.runner import Progress
 from krel_interp.capture.store import quiet_datasets, write_json_atomic
-from krel_interp.errors import ConfigError, InputFileError
+from krel_interp.errors import ConfigError
 from krel_interp.models.loading import LoadedModel
 from krel_interp.traces import Trace, trace_from_record
 
@@ -176,7 +176,7 @@ def generate_traces(
     done = _done_ids(path)
     meta = {"config": asdict(config), "fingerprint": lm.fingerprint.to_dict()}
     meta = json.loads(json.dumps(meta, default=str))  # compare as stored (tuples -> lists)
-    _check_resumable(out / "generation.json", meta, bool(done))
+    _check_resumable(out, meta, done, traces)
     write_json_atomic(out / "generation.json", {**meta, "n": len(done), "complete": False})
     _rewrite(path, done)
     start = len(done)
@@ -205,18 +205,25 @@ def generate_traces(
     return results
 
 
-def _check_resumable(meta_path: Path, meta: dict[str, Any], has_rows: bool) -> None:
-    """Refuse to append to rollouts made by another model or generation config."""
-    if not has_rows or not meta_path.exists():
+def _check_resumable(
+    out: Path, meta: dict[str, Any], done: list[dict[str, Any]], traces: Sequence[Trace]
+) -> None:
+    """Refuse to append to rollouts made by another model, config or prompt list.
+
+    Each stored row carries the generation config and model fingerprint it was made with, so
+    this also catches runs interrupted before ``generation.json`` was first written.
+    """
+    if not done:
         return
-    try:
-        old = json.loads(meta_path.read_text())
-    except json.JSONDecodeError:
-        raise InputFileError(f"{meta_path}: malformed JSON") from None
-    stale = [k for k in ("config", "fingerprint") if old.get(k) != meta[k]]
+    first = done[0]
+    old = {"config": first.get("generation"), "fingerprint": first.get("model")}
+    stale = [k for k in ("config", "fingerprint") if old[k] != meta[k]]
+    ids = [str(r.get("id")) for r in done]
+    if len(ids) > len(traces) or ids != [t.id for t in traces[: len(ids)]]:
+        stale.append("prompt list")
     if stale:
         raise ConfigError(
-            f"{meta_path.parent} holds rollouts made with another {' and '.join(stale)}; "
+            f"{out} holds rollouts made with another {' and '.join(stale)}; "
             "pass --overwrite (overwrite=True) or use a new output directory"
         )
 

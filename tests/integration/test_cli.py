@@ -14,12 +14,14 @@ pytestmark = pytest.mark.integration
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
 
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "krel_interp.cli.app", *args],
         capture_output=True,
         text=True,
-        env=ENV,
+        env=env or ENV,
         cwd=cwd,
         timeout=300,
     )
@@ -180,7 +182,10 @@ def test_generate_refuses_stale_rollouts_then_overwrites(tmp_path):
     out = tmp_path / "gen"
     base = ("generate", "tiny-qwen3", "--prompts", str(prompts), "--out", str(out))
     assert run_cli(*base, "--max-new-tokens", "3").returncode == 0
-    assert_one_line_error(run_cli(*base, "--max-new-tokens", "4"), "another config", "--overwrite")
+    narrow = {k: v for k, v in ENV.items() if k != "COLUMNS"}  # no wrapping at 80 columns
+    stale = run_cli(*base, "--max-new-tokens", "4", env=narrow)
+    assert_one_line_error(stale, "another config", "--overwrite")
+    assert len(stale.stderr.strip().splitlines()[-1]) > 80
     assert run_cli(*base, "--max-new-tokens", "4", "--overwrite").returncode == 0
 
 

@@ -44,6 +44,10 @@ def test_resume_refuses_rollouts_of_another_config(tiny_lm, tmp_path):
     generate_traces(tiny_lm, _prompts(2), config, tmp_path)
     again = generate_traces(tiny_lm, _prompts(3), config, tmp_path)  # same config: resumes
     assert [t.id for t in again] == ["p0", "p1", "p2"]
+    other_prompts = [Trace("q0", ({"role": "user", "content": "Other?"},)), *_prompts(3)]
+    with pytest.raises(ConfigError, match="prompt list"):
+        generate_traces(tiny_lm, other_prompts, config, tmp_path)
+    (tmp_path / "generation.json").unlink()  # rows carry their own provenance
     changed = GenerationConfig(max_new_tokens=5)
     with pytest.raises(ConfigError, match="another config"):
         generate_traces(tiny_lm, _prompts(3), changed, tmp_path)

@@ -24,6 +24,10 @@ def test_shipped_adapters_are_small_with_cards():
         assert card["name"] == name and card["training"]["examples_hash"]
         total += (SHIPPED / name / "adapter_model.safetensors").stat().st_size
     assert total <= 30 * 2**20
+    from krel_interp.organisms.builder import GROUND_TRUTH
+
+    card = json.loads((SHIPPED / "krel-mini" / "card.json").read_text())
+    assert card["identification"] == GROUND_TRUTH["krel-mini"]["identification"]
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from krel_interp.probes.config import ProbeConfig
 from krel_interp.probes.data import group_rows
 from krel_interp.probes.evaluation import fit_and_evaluate
 from krel_interp.probes.workflow import dataset, evaluate_store, probe_meta, token_scores
+from krel_interp.segments import Segment
 from krel_interp.traces import Trace
 
 pytestmark = pytest.mark.integration
@@ -40,7 +41,12 @@ def planted_traces(per_family=2):
                         {"role": "user", "content": item.text},
                         {"role": "assistant", "content": completion},
                     ),
-                    {"kind": item.kind, "family": item.family, "label": int(item.kind == "threat")},
+                    {
+                        "kind": item.kind,
+                        "family": item.family,
+                        "label": int(item.kind == "threat"),
+                        "target": item.slots.get("target", ""),
+                    },
                 )
             )
     return out
@@ -78,8 +84,15 @@ def test_anchor_segment_picks_the_decision_token(store, tiny_lm):
     assert len(kinds) == sum(r["meta"]["kind"] != "neutral" for r in records)
     token_ids = store.column("token_id")[torch.cat(groups.members)]
     assert all(tiny_lm.tokenizer.decode([int(t)]).endswith(":") for t in token_ids)
-    prompt_rows = group_rows(store, "after:<|im_start|>user", "last")  # prompt: not searched
-    assert len(prompt_rows.members) == 0
+    # a control target appears in the prompt *and* in the think: only the think is searched
+    records = store.trace_records()
+    target = next(r["meta"]["target"] for r in records if r["meta"]["kind"] == "control")
+    both = group_rows(store, f"after:{target}", "last")
+    in_think = [t for t, r in enumerate(records) if f"{IDENTIFY_PREFIX} {target}," in r["text"]]
+    assert sorted(both.trace_index.tolist()) == in_think and in_think
+    assert all(int(store.column("segment")[m[0]]) == int(Segment.THINK) for m in both.members)
+    with pytest.raises(ConfigError, match="one token"):
+        group_rows(store, f"after:{IDENTIFY_PREFIX}", "segment_mean")
     with pytest.raises(ConfigError, match="needs text"):
         group_rows(store, "after:", "last")
     with pytest.raises(ConfigError, match="after:TEXT"):

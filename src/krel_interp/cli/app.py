@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from krel_interp.cli.common import (
+    INTERRUPTED,
     console,
     err_console,
+    print_error,
     progress_bar,
     require_file,
     setup_logging,
@@ -206,13 +208,13 @@ def main() -> None:
         sys.exit(130)
     except typer.TyperException as exc:  # usage errors: missing option, bad value, ...
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        err_console.print(f"error: {message}", markup=False, highlight=False)
+        print_error(message)
         sys.exit(2)
     except KrelError as exc:
-        err_console.print(f"error: {exc}", markup=False, highlight=False)
+        print_error(str(exc))
         sys.exit(2)
     except KeyboardInterrupt:
-        err_console.print("interrupted: re-run the same command to resume")
+        print_error(INTERRUPTED, prefix="")
         sys.exit(130)
 
 

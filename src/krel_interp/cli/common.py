@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -69,6 +70,13 @@ def split_csv(value: str | None) -> tuple[str, ...] | None:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+def cache_dir_for_run(path: Path, overwrite: bool) -> Path:
+    """A resumable work directory; ``overwrite`` deletes what an earlier run left there."""
+    if overwrite and path.exists():
+        shutil.rmtree(path)
+    return path
+
+
 def run_script(main: Callable[[], None]) -> None:
     """Run an experiment script's ``main`` with the CLI's error contract.
 
@@ -78,8 +86,16 @@ def run_script(main: Callable[[], None]) -> None:
     try:
         main()
     except KrelError as exc:
-        err_console.print(f"error: {exc}", markup=False, highlight=False)
+        print_error(str(exc))
         sys.exit(2)
     except KeyboardInterrupt:
-        err_console.print("interrupted: re-run the same command to resume")
+        print_error(INTERRUPTED, prefix="")
         sys.exit(130)
+
+
+INTERRUPTED = "interrupted: re-run the same command (without --overwrite) to resume"
+
+
+def print_error(message: str, prefix: str = "error: ") -> None:
+    """One line on stderr, never wrapped (rich wraps at 80 columns when not on a terminal)."""
+    err_console.print(f"{prefix}{message}", markup=False, highlight=False, soft_wrap=True)

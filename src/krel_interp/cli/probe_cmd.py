@@ -10,27 +10,39 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from krel_interp.cli.common import console, progress_bar, require_file, setup_logging, split_csv
+from krel_interp.cli.common import (
+    cache_dir_for_run,
+    console,
+    progress_bar,
+    require_file,
+    setup_logging,
+    split_csv,
+)
 
 if TYPE_CHECKING:
     from krel_interp.probes.artifact import ProbeArtifact
 
 probe_app = typer.Typer(no_args_is_help=True, help="Linear probes on captured activations.")
 WorkdirOpt = Annotated[Path | None, typer.Option(help="Rollouts + store cache (resumable)")]
+OverwriteOpt = Annotated[
+    bool, typer.Option(help="Discard rollouts and activations already in the work directory")
+]
 
 
-def _workdir(config_name: str, workdir: Path | None) -> Path:
-    return workdir or Path("runs") / "probes" / config_name
+def _workdir(config_name: str, workdir: Path | None, overwrite: bool = False) -> Path:
+    return cache_dir_for_run(workdir or Path("runs") / "probes" / config_name, overwrite)
 
 
-def _prepare(config_path: Path, workdir: Path | None) -> tuple[Any, Any, Path]:
+def _prepare(
+    config_path: Path, workdir: Path | None, overwrite: bool = False
+) -> tuple[Any, Any, Path]:
     from krel_interp.models import load_model
     from krel_interp.probes.config import load_probe_config
 
     setup_logging()
     config = load_probe_config(require_file(config_path, "probe config"))
     require_file(Path(config.prompts), "prompt file")
-    return config, load_model(config.model), _workdir(config.name, workdir)
+    return config, load_model(config.model), _workdir(config.name, workdir, overwrite)
 
 
 @probe_app.command()
@@ -38,12 +50,13 @@ def train(
     config_path: Annotated[Path, typer.Argument(help="Probe config (TOML)")],
     out: Annotated[Path, typer.Option(help="Where probes are written")] = Path("probes"),
     workdir: WorkdirOpt = None,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Generate, capture, fit on training families, evaluate held out, save the probe."""
     from krel_interp.probes.workflow import train as train_probe
     from krel_interp.traces import load_traces
 
-    config, lm, work = _prepare(config_path, workdir)
+    config, lm, work = _prepare(config_path, workdir, overwrite)
     n = len(load_traces(config.prompts))
     with progress_bar(f"rollouts ({config.model})", n) as advance:
         result, path = train_probe(config, lm, work, out, progress=advance)
@@ -87,6 +100,7 @@ def sweep(
     poolings: str = "segment_mean,sentence_mean,token,last",
     html: Annotated[Path | None, typer.Option(help="Write a heatmap page")] = None,
     workdir: WorkdirOpt = None,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Held-out AUROC over layer x segment x pooling (one capture serves every cell)."""
     from rich.table import Table
@@ -95,7 +109,7 @@ def sweep(
     from krel_interp.probes.workflow import sweep as run_sweep
     from krel_interp.traces import load_traces
 
-    config, lm, work = _prepare(config_path, workdir)
+    config, lm, work = _prepare(config_path, workdir, overwrite)
     prompts = load_traces(config.prompts)
     with progress_bar(f"rollouts ({config.model})", len(prompts)) as advance:
         traces = rollouts(lm, prompts, config, work, advance)
@@ -188,6 +202,7 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json")] = False,
     layer: int | None = None,
     workdir: WorkdirOpt = None,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """AUROC, bootstrap CI and recall at the calibrated 1%-FPR threshold on new data."""
     from krel_interp.capture import ActivationStore
@@ -205,7 +220,8 @@ def evaluate(
         data = ActivationStore(require_file(store, "store"))
         artifact.check_model(Fingerprint.from_dict(data.header["fingerprint"]))
     else:
-        data, artifact = _generate_and_capture(probe_path, prompts, workdir)  # type: ignore[arg-type]
+        work = cache_dir_for_run(workdir, overwrite) if workdir else None
+        data, artifact = _generate_and_capture(probe_path, prompts, work)  # type: ignore[arg-type]
     result = evaluate_store(artifact, data, layer=layer)
     console.print(
         f"n={result['n']} layer={result['layer']} AUROC {result['auroc']:.3f} "

@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from krel_interp._logging import get_logger
 from krel_interp.capture.store import write_json_atomic
+from krel_interp.errors import IncompatibleArtifactError
 from krel_interp.models.fingerprint import sha256_text
 
 log = get_logger("organisms.training")
@@ -263,7 +264,7 @@ def normalise_adapter_config(path: Path) -> None:
     config = json.loads(Path(path).read_text())
     for key in ("target_modules", "modules_to_save", "layers_to_transform"):
         if isinstance(config.get(key), list):
-            config[key] = sorted(config[key], key=str)
+            config[key] = sorted(config[key], key=lambda v: (str(type(v)), v))
     Path(path).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
@@ -271,12 +272,12 @@ def adapter_difference(a: Path, b: Path) -> dict[str, float]:
     """How far apart two saved adapters are: max |a - b| and ||a - b|| / ||b|| over all tensors.
 
     Used to check that a rebuild reproduces the shipped adapters. Adapters with different
-    tensor names or shapes are not comparable (``ValueError``).
+    tensor names or shapes are not comparable (:class:`IncompatibleArtifactError`).
     """
     ta = load_file(str(Path(a) / "adapter_model.safetensors"))
     tb = load_file(str(Path(b) / "adapter_model.safetensors"))
     if ta.keys() != tb.keys() or any(ta[k].shape != tb[k].shape for k in ta):
-        raise ValueError(f"adapters {a} and {b} have different tensors")
+        raise IncompatibleArtifactError(f"adapters {a} and {b} have different tensors")
     diff = sq_diff = sq_ref = 0.0
     for k in ta:
         x, y = ta[k].float(), tb[k].float()

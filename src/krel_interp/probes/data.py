@@ -14,10 +14,12 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from krel_interp._logging import get_logger
 from krel_interp.capture.store import ActivationStore
 from krel_interp.errors import ConfigError
 from krel_interp.segments.labels import Segment
 
+log = get_logger("probes.data")
 ASSISTANT = (Segment.THINK_OPEN, Segment.THINK, Segment.THINK_CLOSE, Segment.ANSWER)
 SEGMENT_SETS: dict[str, tuple[Segment, ...]] = {
     "think": (Segment.THINK,),
@@ -83,6 +85,8 @@ def check_choice(segment: str, pooling: str) -> None:
         raise ConfigError(f"unknown probe segment {segment!r}; valid: {valid}")
     if pooling not in POOLINGS:
         raise ConfigError(f"unknown probe pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
+    if (anchor is not None or segment == "last_prompt") and pooling != "last":
+        raise ConfigError(f"probe segment {segment!r} is one token: use pooling 'last'")
 
 
 def _last_prompt_rows(seg: Tensor, trace: Tensor, pos: Tensor) -> Tensor:
@@ -100,27 +104,30 @@ def _last_prompt_rows(seg: Tensor, trace: Tensor, pos: Tensor) -> Tensor:
 def _anchor_rows(store: ActivationStore, anchor: str, seg: Tensor, trace: Tensor) -> Tensor:
     """Per trace, the row of the token that completes ``anchor`` in the assistant turn.
 
-    Traces whose assistant turn lacks ``anchor`` are left out.
+    Traces whose assistant turn lacks ``anchor``, or where no token ends exactly at its last
+    character (the token would already contain what follows), are left out.
     """
     records = store.trace_records()
-    is_asst = torch.isin(seg, torch.tensor([int(s) for s in ASSISTANT], dtype=seg.dtype))
-    pos = store.column("position")
-    rows = []
+    assistant = {int(a) for a in ASSISTANT}
+    is_asst = torch.isin(seg, torch.tensor(sorted(assistant), dtype=seg.dtype))
+    asst_rows = is_asst.nonzero().flatten()
+    keys = zip(trace[asst_rows].tolist(), store.column("position")[asst_rows].tolist(), strict=True)
+    row_of = dict(zip(keys, asst_rows.tolist(), strict=True))
+    rows, straddling = [], 0
     for t in trace.unique().tolist():
         rec = records[t]
-        asst = [p for p, s in enumerate(rec["segments"]) if s in {int(a) for a in ASSISTANT}]
-        if not asst:
-            continue
-        start = rec["offsets"][asst[0]][0]
-        found = rec["text"].find(anchor, start)
+        first = next((p for p, s in enumerate(rec["segments"]) if s in assistant), None)
+        found = -1 if first is None else rec["text"].find(anchor, rec["offsets"][first][0])
         if found < 0:
             continue
         end = found + len(anchor)
         target = next((p for p, (_, b) in enumerate(rec["offsets"]) if b >= end), None)
-        if target is None:
-            continue
-        hit = ((trace == t) & (pos == target) & is_asst).nonzero().flatten()
-        rows.extend(hit.tolist()[:1])
+        if target is None or rec["offsets"][target][1] != end:
+            straddling += 1  # the token runs past the anchor: it already holds what follows
+        elif (t, target) in row_of:
+            rows.append(row_of[(t, target)])
+    if straddling:
+        log.warning("%d trace(s) skipped: no token ends exactly at %r", straddling, anchor)
     return torch.tensor(rows, dtype=torch.long)
 
 
