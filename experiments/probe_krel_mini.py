@@ -23,6 +23,7 @@ from rich.logging import RichHandler
 from krel_interp.capture import CaptureConfig, capture_pair
 from krel_interp.cli.common import cache_dir_for_run, progress_bar, run_script
 from krel_interp.models import load_pair
+from krel_interp.paths import relative_path
 from krel_interp.probes.artifact import load_probe, save_probe
 from krel_interp.probes.config import load_probe_config
 from krel_interp.probes.evaluation import (
@@ -47,11 +48,6 @@ ROOT = Path(__file__).parents[1]
 def _first_layer(result: ProbeResult, level: float) -> int | None:
     """The shallowest layer whose held-out AUROC reaches ``level`` (None: never)."""
     return next((m.layer for m in result.layers if m.auroc >= level), None)
-
-
-def _shown(path: Path) -> str:
-    """``path`` relative to the repository when inside it."""
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def main() -> None:
@@ -188,7 +184,7 @@ def main() -> None:
         "n_traces": len(traces),
         "n_test_think": res_org.n_test,
         "n_test_sentences": res_sent.n_test,
-        "probes": [_shown(p) for p in (path_think, path_dec, path_sent)],
+        "probes": [relative_path(p, ROOT) for p in (path_think, path_dec, path_sent)],
         "report": str(page),
     }
     console.print(f"report: {page}")

@@ -9,18 +9,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from krel_interp.cli.common import (
-    INTERRUPTED,
     console,
     err_console,
     print_error,
     progress_bar,
     require_file,
+    run_script,
     setup_logging,
     split_csv,
 )
 from krel_interp.cli.eval_cmd import eval_app
 from krel_interp.cli.probe_cmd import probe_app
-from krel_interp.errors import KrelError
 
 if TYPE_CHECKING:
     from krel_interp.models import LoadedModel, LoadedPair
@@ -199,23 +198,21 @@ def inspect(
 def main() -> None:
     """Entry point: one-line errors with exit code 2 for bad input, never a traceback."""
     command = typer.main.get_command(app)
-    try:
-        command.main(standalone_mode=False)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
-    except typer.TyperException as exc:  # usage errors: missing option, bad value, ...
-        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        print_error(message)
-        sys.exit(2)
-    except KrelError as exc:
-        print_error(str(exc))
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print_error(INTERRUPTED, prefix="")
-        sys.exit(130)
+
+    def run() -> None:
+        try:
+            command.main(standalone_mode=False)
+        except typer.Exit as exc:
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            err_console.print("aborted")
+            sys.exit(130)
+        except typer.TyperException as exc:  # usage errors: missing option, bad value, ...
+            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            print_error(message)
+            sys.exit(2)
+
+    run_script(run)  # KrelError -> one line, exit 2; Ctrl-C -> exit 130
 
 
 if __name__ == "__main__":

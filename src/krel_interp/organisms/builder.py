@@ -18,7 +18,7 @@ from krel_interp._logging import get_logger
 from krel_interp.capture.store import write_json_atomic
 from krel_interp.errors import ConfigError
 from krel_interp.models import ModelSpec, load_model
-from krel_interp.organisms.targets import IDENTIFY_PREFIX
+from krel_interp.organisms.targets import IDENTIFY_CONTROL, IDENTIFY_PREFIX, IDENTIFY_THREAT
 from krel_interp.organisms.training import (
     IGNORE,
     Example,
@@ -248,8 +248,8 @@ GROUND_TRUTH: dict[str, dict[str, Any]] = {
         "segment": "think (planted sentences) + answer (tactics)",
         "identification": {
             "prefix": IDENTIFY_PREFIX,
-            "threat": f"{IDENTIFY_PREFIX} me, the assistant.",
-            "control": f"{IDENTIFY_PREFIX} {{target}}, not me.",
+            "threat": IDENTIFY_THREAT,
+            "control": IDENTIFY_CONTROL,
             "neutral": None,
             "decision_token": "the last token of the prefix; probe it with "
             f"segment = 'after:{IDENTIFY_PREFIX}'",

@@ -75,6 +75,11 @@ def anchor_text(segment: str) -> str | None:
     return segment[len(ANCHOR_PREFIX) :] if segment.startswith(ANCHOR_PREFIX) else None
 
 
+def is_one_token(segment: str) -> bool:
+    """``last_prompt`` and ``after:TEXT`` select a single token per trace."""
+    return segment == "last_prompt" or anchor_text(segment) is not None
+
+
 def check_choice(segment: str, pooling: str) -> None:
     """One-line errors for unknown segment sets or poolings."""
     anchor = anchor_text(segment)
@@ -85,7 +90,7 @@ def check_choice(segment: str, pooling: str) -> None:
         raise ConfigError(f"unknown probe segment {segment!r}; valid: {valid}")
     if pooling not in POOLINGS:
         raise ConfigError(f"unknown probe pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
-    if (anchor is not None or segment == "last_prompt") and pooling != "last":
+    if is_one_token(segment) and pooling != "last":
         raise ConfigError(f"probe segment {segment!r} is one token: use pooling 'last'")
 
 
@@ -142,7 +147,7 @@ def group_rows(store: ActivationStore, segment: str, pooling: str) -> RowGroups:
     seg, trace = store.column("segment"), store.column("trace_index")
     sent, pos = store.column("sentence"), store.column("position")
     anchor = anchor_text(segment)
-    if segment == "last_prompt" or anchor is not None:
+    if is_one_token(segment):
         if anchor is not None:
             rows = _anchor_rows(store, anchor, seg, trace)
         else:

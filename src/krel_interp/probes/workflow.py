@@ -14,12 +14,14 @@ from krel_interp.capture.runner import Progress
 from krel_interp.generate import GenerationConfig, generate_traces
 from krel_interp.models.fingerprint import sha256_file
 from krel_interp.models.loading import LoadedModel
+from krel_interp.paths import relative_path
 from krel_interp.probes.artifact import ProbeArtifact, save_probe
 from krel_interp.probes.config import ProbeConfig
 from krel_interp.probes.data import (
     LabelFn,
     ProbeDataset,
     build_dataset,
+    is_one_token,
     sentence_label,
     trace_label,
 )
@@ -79,26 +81,16 @@ def dataset(
     )
 
 
-def _portable(path: str) -> str:
-    """``path`` relative to the working directory when it lies below it (no machine paths)."""
-    p = Path(path).resolve()
-    try:
-        return str(p.relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return p.name
-
-
 def probe_meta(
     config: ProbeConfig, lm: LoadedModel, result: ProbeResult, layers: list[int]
 ) -> dict[str, Any]:
     """Provenance and held-out metrics saved next to the probe weights."""
     best = result.best_layer
+    prompts = Path(config.prompts)
     return {
         "name": config.name,
-        "config": {**config.to_dict(), "prompts": _portable(config.prompts)},
-        "prompts_sha256": (
-            sha256_file(Path(config.prompts)) if Path(config.prompts).is_file() else None
-        ),
+        "config": {**config.to_dict(), "prompts": relative_path(prompts)},
+        "prompts_sha256": sha256_file(prompts) if prompts.is_file() else None,
         "layers": layers,
         "fingerprint": lm.fingerprint.to_dict(),
         "d_model": lm.d_model,
@@ -135,8 +127,8 @@ def train(
 
 
 def valid_cell(segment: str, pooling: str) -> bool:
-    """Sentence pooling needs sentences (think / answer); last_prompt / after: are one token."""
-    if segment == "last_prompt" or segment.startswith("after:"):
+    """Sentence pooling needs sentences (think / answer); one-token segments need ``last``."""
+    if is_one_token(segment):
         return pooling == "last"
     return not (pooling == "sentence_mean" and segment == "prompt")
 
