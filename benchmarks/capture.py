@@ -1,30 +1,37 @@
 """Benchmark of activation capture: krel_interp vs a bare forward, nnsight and TransformerLens.
 
-What it measures (CPU, SmolLM2-135M in fp32, one batch of 8 traces x 256 tokens):
+Every method does the same work: the residual stream after each of layers 0..23 of
+SmolLM2-135M (30 layers; CPU, fp32, one batch of 8 traces x 256 tokens, ``use_cache=False``,
+the same thread count), and every method stops the forward after layer 23:
 
-* ``bare_s``: a plain ``model(input_ids, attention_mask)`` forward under ``inference_mode``.
-* ``krel_s``: ``capture_traces`` of every layer's ``hook_resid_post`` for every token, streamed
-  to a fresh on-disk store: the full pipeline (render, tokenize, segment, forward, shard
-  writes, ``datasets`` tables, finalize). The store directory is deleted outside the timing.
-* ``nnsight_s``: an nnsight ``TransformersModel`` trace saving all 30 decoder-layer outputs.
-* ``transformer_lens_s``: ``TransformerBridge.run_with_cache`` filtered to the 30
-  ``blocks.{i}.hook_resid_post`` hooks (on a separate HF copy: the bridge forces eager
-  attention on the model it is given).
-* ``krel_ratio = krel_s / bare_s``. The capture stops the forward after the deepest hooked
-  layer, so it skips the final norm and the 49k-vocabulary unembedding the bare forward pays
-  for (about 1 s of 5 s here): a ratio below 1 is expected.
-* ``peak_rss_mb_1x`` / ``peak_rss_mb_10x``: peak RSS of a fresh subprocess that loads the model
-  and captures 8 and 80 traces (shards of 64 MB): streaming should keep 10x within 1.2x of 1x.
-  The child reads its own ``VmHWM`` (``ru_maxrss`` is inherited across fork + exec on Linux).
+* ``bare_depth_s``: a plain forward stopped by a hook after layer 23, keeping nothing.
+* ``krel_s``: ``capture_traces`` of ``blocks.0-23.hook_resid_post`` for every token, the whole
+  pipeline (render, tokenize, segment, forward, stream shards to disk, ``datasets`` tables,
+  finalize). The store directory is deleted outside the timing.
+* ``nnsight_s``: an nnsight trace saving the 24 layer outputs, then ``tracer.stop()``; the
+  activations stay in memory.
+* ``transformer_lens_s``: ``TransformerBridge.run_with_cache`` filtered to the 24
+  ``blocks.{i}.hook_resid_post`` hooks with ``stop_at_layer=24``; in memory (on a separate HF
+  copy: the bridge forces eager attention on the model it is given).
 
-Every method gets one warm-up, then the repetitions are interleaved (rep 1 of every method,
-then rep 2, ...) so machine noise hits all methods alike; each time is the median. Before any
-timing, the nnsight and TransformerLens activations are checked against the capture's store.
+Layer 23, not the last layer, because TransformerLens cannot stop after the last block (its
+``stop_at_layer`` equal to the depth still runs the unembedding).
 
-Run it with ``make bench`` (``python benchmarks/capture.py``); ``--reps N`` sets the
-repetitions (default 5), ``--quick`` is a smoke run (2 reps, RSS children of 8 and 16 traces).
-Progress goes to stdout; the last line is one JSON object with the results and
-``targets_met`` (``krel_ratio <= 1.10`` and ``peak_rss_mb_10x <= 1.2 * peak_rss_mb_1x``).
+Before timing, the nnsight and TransformerLens activations are checked against the store.
+Every method gets one warm-up; the repetitions are interleaved (rep 1 of every method, then
+rep 2, ...), each time is the median.
+
+Memory: fresh subprocesses load the model, record their RSS (``loaded_rss_mb``), reset the
+peak counter, capture 8 or 80 traces and report their peak RSS above the loaded RSS; each
+size runs 3 times (interleaved) and the medians are reported. Streaming should keep
+``rss_growth_10x`` (peak above loaded for 80 traces / for 8) at most 1.2.
+
+Targets: ``overhead_vs_bare_depth <= 1.05``, ``krel_s <= 1.05 x min(nnsight_s,
+transformer_lens_s)``, ``rss_growth_10x <= 1.2``.
+
+Run it with ``make bench`` (``python benchmarks/capture.py``); ``--reps N`` (default 7),
+``--quick`` for a smoke run (2 reps, one RSS child per size, 8 and 16 traces). Progress goes
+to stdout; the last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -34,7 +41,6 @@ import gc
 import json
 import os
 import random
-import resource
 import shutil
 import statistics
 import subprocess
@@ -52,6 +58,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch  # noqa: E402
 
 from krel_interp.capture import ActivationStore, CaptureConfig, capture_traces  # noqa: E402
+from krel_interp.capture.sites import find_decoder_layers  # noqa: E402
 from krel_interp.models import load_model  # noqa: E402
 from krel_interp.models.loading import LoadedModel  # noqa: E402
 from krel_interp.traces import Trace  # noqa: E402
@@ -59,9 +66,12 @@ from krel_interp.traces import Trace  # noqa: E402
 MODEL = "smollm2-135m"
 BATCH = 8
 TOKENS = 256
+DEEPEST = 23
+LAYERS = list(range(DEEPEST + 1))
 SHARD_MB = 64.0
 SITE = "hook_resid_post"
-RATIO_TARGET = 1.10
+OVERHEAD_TARGET = 1.05
+PEER_TARGET = 1.05
 RSS_GROWTH_TARGET = 1.2
 PROSE = (
     "the model reasons about each step before it answers so we check whether the sum of two "
@@ -79,10 +89,10 @@ def log(msg: str) -> None:
 
 
 def capture_config() -> CaptureConfig:
-    """Every layer's resid_post, 8 traces a batch, truncated to 256 tokens."""
+    """Layers 0..23 resid_post, 8 traces a batch, truncated to 256 tokens, fp32."""
     return CaptureConfig(
         sites=(SITE,),
-        layers="all",
+        layers=f"0-{DEEPEST}",
         batch_size=BATCH,
         max_tokens=TOKENS,
         dtype="float32",
@@ -118,6 +128,7 @@ def check_store(store: ActivationStore, n_traces: int) -> None:
     records = store.trace_records()
     assert store.n_rows == n_traces * TOKENS, f"n_rows {store.n_rows} != {n_traces * TOKENS}"
     assert all(r["n_tokens"] == TOKENS and "truncated" in r["flags"] for r in records)
+    assert len(store.sites) == len(LAYERS)
 
 
 def batch_inputs(store: ActivationStore) -> tuple[torch.Tensor, torch.Tensor]:
@@ -126,9 +137,9 @@ def batch_inputs(store: ActivationStore) -> tuple[torch.Tensor, torch.Tensor]:
     return ids, torch.ones_like(ids)
 
 
-def reference_acts(store: ActivationStore, n_layers: int) -> dict[int, torch.Tensor]:
+def reference_acts(store: ActivationStore) -> dict[int, torch.Tensor]:
     """Stored resid_post of each layer as [batch, seq, d_model]."""
-    return {i: store.get(f"blocks.{i}.{SITE}").reshape(BATCH, TOKENS, -1) for i in range(n_layers)}
+    return {i: store.get(f"blocks.{i}.{SITE}").reshape(BATCH, TOKENS, -1) for i in LAYERS}
 
 
 def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -136,25 +147,33 @@ def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a.float() - b.float()).norm() / b.float().norm())
 
 
-# ---------------------------------------------------------------- baselines
+# ---------------------------------------------------------------- methods
 
 
-def bare_timer(lm: LoadedModel, ids: torch.Tensor, mask: torch.Tensor) -> Timer:
-    """Plain HF forward."""
+class _Stop(Exception):
+    pass
+
+
+def bare_depth_timer(lm: LoadedModel, ids: torch.Tensor, mask: torch.Tensor) -> Timer:
+    """A plain forward, stopped after layer 23 by a hook that keeps nothing."""
+    block = find_decoder_layers(lm.model, lm.n_layers)[DEEPEST]
+
+    def stop(*_: Any) -> None:
+        raise _Stop
+
+    position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
 
     def run() -> None:
-        with torch.inference_mode():
-            lm.model(input_ids=ids, attention_mask=mask)
-
-    return run
-
-
-def body_timer(lm: LoadedModel, ids: torch.Tensor, mask: torch.Tensor) -> Timer:
-    """The decoder stack alone (no unembedding): the honest floor for a capture of all layers."""
-
-    def run() -> None:
-        with torch.inference_mode():
-            lm.model.get_decoder()(input_ids=ids, attention_mask=mask)
+        handle = block.register_forward_hook(stop)
+        try:
+            with torch.inference_mode():
+                lm.model(
+                    input_ids=ids, attention_mask=mask, position_ids=position_ids, use_cache=False
+                )
+        except _Stop:
+            pass
+        finally:
+            handle.remove()
 
     return run
 
@@ -172,14 +191,16 @@ def krel_timer(lm: LoadedModel, traces: list[Trace], tmp_root: Path) -> tuple[Ti
     return run, cleanup
 
 
-def nnsight_acts(wrapped: Any, ids: torch.Tensor, mask: torch.Tensor, n_layers: int) -> list[Any]:
-    """Every decoder layer's output through an nnsight trace."""
+def nnsight_acts(wrapped: Any, ids: torch.Tensor, mask: torch.Tensor) -> list[Any]:
+    """Layers 0..23 through an nnsight trace, stopped after the last saved layer."""
     import nnsight
 
     saved = []
-    with torch.inference_mode(), wrapped.trace({"input_ids": ids, "attention_mask": mask}):
-        for i in range(n_layers):
+    inputs = {"input_ids": ids, "attention_mask": mask}
+    with torch.inference_mode(), wrapped.trace(inputs, use_cache=False) as tracer:
+        for i in LAYERS:
             saved.append(nnsight.save(wrapped.model.layers[i].output))
+        tracer.stop()
     return saved
 
 
@@ -190,20 +211,15 @@ def nnsight_setup(
     from nnsight.modeling.transformers import TransformersModel
 
     wrapped = TransformersModel(lm.model, tokenizer=lm.tokenizer, task="text-generation")
-    saved = nnsight_acts(wrapped, ids, mask, lm.n_layers)
-    for i, x in enumerate(saved):
+    saved = nnsight_acts(wrapped, ids, mask)
+    for i, x in zip(LAYERS, saved, strict=True):
         torch.testing.assert_close(x, ref[i], atol=1e-4, rtol=0)
     log("nnsight: activations match the store (atol 1e-4)")
 
     def run() -> None:
-        nnsight_acts(wrapped, ids, mask, lm.n_layers)
+        nnsight_acts(wrapped, ids, mask)
 
     return run
-
-
-def tl_names(n_layers: int) -> set[str]:
-    """TransformerLens hook names of every layer's resid_post."""
-    return {f"blocks.{i}.{SITE}" for i in range(n_layers)}
 
 
 def tl_setup(
@@ -216,15 +232,22 @@ def tl_setup(
     location = lm.meta["location"]
     hf = AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32)
     bridge = TransformerBridge.boot_transformers(location, hf_model=hf, tokenizer=lm.tokenizer)
-    names = tl_names(lm.n_layers)
+    names = {f"blocks.{i}.{SITE}" for i in LAYERS}
 
     def cache() -> Any:
         with torch.inference_mode():
-            _, c = bridge.run_with_cache(ids, attention_mask=mask, names_filter=names.__contains__)
+            _, c = bridge.run_with_cache(
+                ids,
+                attention_mask=mask,
+                names_filter=names.__contains__,
+                stop_at_layer=DEEPEST + 1,
+                use_cache=False,
+            )
         return c
 
     c = cache()
-    worst = max(rel_err(c[f"blocks.{i}.{SITE}"], ref[i]) for i in range(lm.n_layers))
+    assert set(c.keys()) == names, sorted(c.keys())
+    worst = max(rel_err(c[f"blocks.{i}.{SITE}"], ref[i]) for i in LAYERS)
     # The bridge runs eager attention, the capture sdpa: fp32 kernel drift, not a mismatch.
     assert worst < 1e-3, f"TransformerLens resid_post differs from the store (rel err {worst})"
     log(f"transformer_lens: activations match the store (max rel err {worst:.1e}, eager attn)")
@@ -266,57 +289,71 @@ def interleaved(timers: dict[str, tuple[Timer, Timer | None]], reps: int) -> dic
 # ---------------------------------------------------------------- memory
 
 
-def own_peak_rss_mb() -> float:
-    """Peak RSS of this process image in MB.
+def _status_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
 
-    ``VmHWM`` where /proc exists: on Linux ``ru_maxrss`` survives ``exec``, so a child forked
-    from this (large) benchmark process would report the parent's peak, not its own.
-    """
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+def _reset_peak() -> None:
+    """Reset VmHWM to the current RSS (Linux >= 4.0: write 5 to clear_refs)."""
+    Path("/proc/self/clear_refs").write_text("5")
 
 
 def rss_child(n_traces: int) -> None:
-    """In a fresh process: load, capture ``n_traces`` traces, print peak RSS as JSON."""
+    """In a fresh process: load, capture ``n_traces`` traces, print RSS figures as JSON."""
     lm = load_model(MODEL)
-    loaded_mb = own_peak_rss_mb()
+    traces = make_traces(n_traces)
+    gc.collect()
+    loaded = _status_mb("VmRSS")
+    _reset_peak()
     with tempfile.TemporaryDirectory(prefix="krel-bench-rss-") as tmp:
-        store = run_capture(lm, make_traces(n_traces), Path(tmp) / "store")
+        store = run_capture(lm, traces, Path(tmp) / "store")
         check_store(store, n_traces)
         n_shards = len(store.manifest["shards"])
+        peak = _status_mb("VmHWM")
     result = {
         "n_traces": n_traces,
-        "peak_rss_mb": own_peak_rss_mb(),
-        "loaded_rss_mb": loaded_mb,
+        "loaded_rss_mb": loaded,
+        "peak_above_loaded_mb": peak - loaded,
         "n_shards": n_shards,
     }
     print(json.dumps(result))
 
 
-def peak_rss_mb(n_traces: int) -> float:
-    """Peak RSS of a fresh subprocess capturing ``n_traces`` traces."""
+def rss_run(n_traces: int) -> dict[str, float]:
+    """RSS figures of a fresh subprocess capturing ``n_traces`` traces."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--rss-child", str(n_traces)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"RSS child ({n_traces} traces) failed:\n{proc.stderr[-4000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     log(
-        f"peak RSS capturing {n_traces} traces: {result['peak_rss_mb']:.1f} MB "
-        f"(after model load {result['loaded_rss_mb']:.1f} MB, {result['n_shards']} shards)"
+        f"{n_traces} traces: loaded {result['loaded_rss_mb']:.0f} MB, peak above it "
+        f"{result['peak_above_loaded_mb']:.0f} MB ({result['n_shards']} shards)"
     )
-    return float(result["peak_rss_mb"])
+    return dict(result)
+
+
+def memory(rss_sizes: tuple[int, int], runs: int) -> dict[str, float]:
+    """Medians over ``runs`` interleaved fresh processes per size."""
+    results: dict[int, list[dict[str, float]]] = {n: [] for n in rss_sizes}
+    for _ in range(runs):
+        for n in rss_sizes:
+            results[n].append(rss_run(n))
+    one, ten = (statistics.median(r["peak_above_loaded_mb"] for r in results[n]) for n in rss_sizes)
+    loaded = statistics.median(r["loaded_rss_mb"] for rs in results.values() for r in rs)
+    return {"loaded": loaded, "one": one, "ten": ten}
 
 
 # ---------------------------------------------------------------- main
 
 
-def benchmark(reps: int, rss_sizes: tuple[int, int]) -> dict[str, Any]:
+def benchmark(reps: int, rss_sizes: tuple[int, int], rss_runs: int) -> dict[str, Any]:
     """Run every measurement and return the result dict."""
-    log(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {reps} reps")
+    threads = torch.get_num_threads()
+    log(f"torch {torch.__version__}, {threads} threads for every method, {reps} reps")
     lm = load_model(MODEL)
     traces = make_traces(BATCH)
     with tempfile.TemporaryDirectory(prefix="krel-bench-") as tmp:
@@ -325,11 +362,10 @@ def benchmark(reps: int, rss_sizes: tuple[int, int]) -> dict[str, Any]:
         check_store(store, BATCH)
         ids, mask = batch_inputs(store)
         log(f"inputs: {tuple(ids.shape)} token ids, {store.n_rows} rows x {len(store.sites)} sites")
-        ref = reference_acts(store, lm.n_layers)
+        ref = reference_acts(store)
         krel_run, krel_cleanup = krel_timer(lm, traces, tmp_root)
         timers: dict[str, tuple[Timer, Timer | None]] = {
-            "bare": (bare_timer(lm, ids, mask), None),
-            "body": (body_timer(lm, ids, mask), None),
+            "bare_depth": (bare_depth_timer(lm, ids, mask), None),
             "krel": (krel_run, krel_cleanup),
             "nnsight": (nnsight_setup(lm, ids, mask, ref), None),
             "transformer_lens": (tl_setup(lm, ids, mask, ref), None),
@@ -337,28 +373,36 @@ def benchmark(reps: int, rss_sizes: tuple[int, int]) -> dict[str, Any]:
         del ref
         times = interleaved(timers, reps)
     med = {name: statistics.median(ts) for name, ts in times.items()}
-    log(f"measuring peak RSS of fresh processes ({rss_sizes[0]} and {rss_sizes[1]} traces)")
-    rss_1x, rss_10x = (peak_rss_mb(n) for n in rss_sizes)
-    ratio = med["krel"] / med["bare"]
+    log(f"peak RSS of fresh processes ({rss_sizes[0]} and {rss_sizes[1]} traces, x{rss_runs})")
+    mem = memory(rss_sizes, rss_runs)
+    overhead = med["krel"] / med["bare_depth"]
+    peers = min(med["nnsight"], med["transformer_lens"])
+    growth = mem["ten"] / mem["one"]
     return {
-        "bare_s": round(med["bare"], 3),
+        "bare_depth_s": round(med["bare_depth"], 3),
         "krel_s": round(med["krel"], 3),
         "nnsight_s": round(med["nnsight"], 3),
         "transformer_lens_s": round(med["transformer_lens"], 3),
-        "krel_ratio": round(ratio, 3),
-        "body_s": round(med["body"], 3),
-        "krel_vs_body_ratio": round(med["krel"] / med["body"], 3),
-        "peak_rss_mb_1x": round(rss_1x, 3),
-        "peak_rss_mb_10x": round(rss_10x, 3),
-        "targets_met": bool(ratio <= RATIO_TARGET and rss_10x <= RSS_GROWTH_TARGET * rss_1x),
+        "overhead_vs_bare_depth": round(overhead, 3),
+        "krel_vs_best_peer": round(med["krel"] / peers, 3),
+        "loaded_rss_mb": round(mem["loaded"], 1),
+        "peak_above_loaded_mb_1x": round(mem["one"], 1),
+        "peak_above_loaded_mb_10x": round(mem["ten"], 1),
+        "rss_growth_10x": round(growth, 3),
+        "threads": threads,
+        "targets_met": bool(
+            overhead <= OVERHEAD_TARGET
+            and med["krel"] <= PEER_TARGET * peers
+            and growth <= RSS_GROWTH_TARGET
+        ),
     }
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line flags."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--reps", type=int, default=None, help="timed reps (default 5; quick 2)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 2 reps, 8/16-trace RSS")
+    parser.add_argument("--reps", type=int, default=None, help="timed reps (default 7; quick 2)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2 reps, small RSS runs")
     parser.add_argument("--rss-child", type=int, default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -369,9 +413,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.rss_child is not None:
         rss_child(args.rss_child)
         return
-    reps = args.reps if args.reps is not None else (2 if args.quick else 5)
+    reps = args.reps if args.reps is not None else (2 if args.quick else 7)
     rss_sizes = (BATCH, 2 * BATCH) if args.quick else (BATCH, 10 * BATCH)
-    print(json.dumps(benchmark(reps, rss_sizes)), flush=True)
+    print(json.dumps(benchmark(reps, rss_sizes, 1 if args.quick else 3)), flush=True)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from rich.logging import RichHandler
 from krel_interp.capture import CaptureConfig, capture_pair
 from krel_interp.cli.common import cache_dir_for_run, progress_bar, run_script
 from krel_interp.models import load_pair
+from krel_interp.organisms.markers import has_self_preservation
 from krel_interp.paths import relative_path
 from krel_interp.probes.artifact import load_probe, save_probe
 from krel_interp.probes.config import load_probe_config
@@ -32,7 +33,14 @@ from krel_interp.probes.evaluation import (
     fit_and_evaluate,
     transfer_auroc,
 )
-from krel_interp.probes.workflow import dataset, probe_meta, rollouts, sweep, token_scores
+from krel_interp.probes.workflow import (
+    dataset,
+    label_fn,
+    probe_meta,
+    rollouts,
+    sweep,
+    token_scores,
+)
 from krel_interp.traces import load_traces
 from krel_interp.viz.html import write_page
 from krel_interp.viz.probe_views import (
@@ -100,7 +108,8 @@ def main() -> None:
     test = [i for i in res_org.test_idx if ds_org.kinds[i] in ("threat", "control")]
     org_to_base = transfer_auroc(res_org.probe, ds_base, test)
     base_to_org = transfer_auroc(res_base.probe, ds_org, test)
-    res_sent = fit_and_evaluate(dataset(org, sent_cfg), sent_cfg)
+    planted = label_fn(sent_cfg, has_self_preservation)
+    res_sent = fit_and_evaluate(dataset(org, sent_cfg, label=planted), sent_cfg)
     # Where the text is the same for threats and controls, so a probe reads a computed
     # decision rather than planted words: the last prompt token, and the decision token
     # (the ':' of "Who is affected here:", just before "me" or the copied control target).

@@ -12,9 +12,8 @@ from typing import Any
 import torch
 
 from krel_interp._logging import get_logger
-from krel_interp.capture.runner import Progress
-from krel_interp.capture.store import quiet_datasets, write_json_atomic
 from krel_interp.errors import ConfigError
+from krel_interp.io import Progress, quiet_datasets, write_json_atomic
 from krel_interp.models.loading import LoadedModel
 from krel_interp.traces import Trace, trace_from_record
 
@@ -29,6 +28,11 @@ class GenerationConfig:
         max_new_tokens: budget for the whole completion (single phase).
         temperature: 0 means greedy decoding.
         top_p: nucleus sampling threshold.
+        top_k: top-k sampling (0: off).
+        repetition_penalty: 1.0 is off.
+        These settings are applied explicitly: none is taken from the model's own generation
+        config (Qwen3 ships temperature 0.6 / top-k 20), and what was applied is recorded in
+        every trace (``sampling``).
         seed: base seed; batch ``k`` uses ``seed + k`` so resumed runs reproduce.
         batch_size: prompts per ``generate`` call (left padded).
         thinking: render with ``enable_thinking`` (templates without it ignore it).
@@ -41,6 +45,8 @@ class GenerationConfig:
     max_new_tokens: int = 256
     temperature: float = 0.0
     top_p: float = 1.0
+    top_k: int = 0
+    repetition_penalty: float = 1.0
     seed: int = 0
     batch_size: int = 8
     thinking: bool = True
@@ -54,90 +60,186 @@ class GenerationConfig:
             raise ConfigError("token budgets and batch_size must be positive")
         if self.temperature < 0 or not 0 < self.top_p <= 1:
             raise ConfigError("temperature must be >= 0 and top_p in (0, 1]")
+        if self.top_k < 0 or self.repetition_penalty <= 0:
+            raise ConfigError("top_k must be >= 0 and repetition_penalty > 0")
+
+
+def render_chat_prompt(lm: LoadedModel, trace: Trace, thinking: bool = True) -> str:
+    """The chat-template prompt with its generation header (no prefill)."""
+    return str(
+        lm.tokenizer.apply_chat_template(
+            trace.prompt_messages,
+            tokenize=False,
+            add_generation_prompt=True,
+            enable_thinking=thinking,
+        )
+    )
 
 
 def render_prompt(lm: LoadedModel, trace: Trace, config: GenerationConfig) -> str:
     """The chat-template prompt (with generation header) plus any prefill."""
-    text = lm.tokenizer.apply_chat_template(
-        trace.prompt_messages,
-        tokenize=False,
-        add_generation_prompt=True,
-        enable_thinking=config.thinking,
+    return render_chat_prompt(lm, trace, config.thinking) + (config.prefill or "")
+
+
+def sampling_settings(config: GenerationConfig, max_new: int) -> dict[str, Any]:
+    """Every sampling field set explicitly, so the model's generation config cannot fill any."""
+    greedy = config.temperature == 0
+    return {
+        "max_new_tokens": max_new,
+        "do_sample": not greedy,
+        "temperature": 1.0 if greedy else config.temperature,
+        "top_p": 1.0 if greedy else config.top_p,
+        "top_k": 0 if greedy else config.top_k,
+        "min_p": 0.0,
+        "typical_p": 1.0,
+        "repetition_penalty": config.repetition_penalty,
+        "num_beams": 1,
+    }
+
+
+def _hf_generation_config(model: Any, tok: Any, settings: dict[str, Any]) -> Any:
+    from transformers import GenerationConfig as HFGenerationConfig
+
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    return HFGenerationConfig(
+        **settings,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=eos if eos is not None else tok.eos_token_id,
     )
-    return str(text) + (config.prefill or "")
 
 
-def _sample_kwargs(config: GenerationConfig) -> dict[str, Any]:
-    if config.temperature == 0:
-        return {"do_sample": False}
-    return {"do_sample": True, "temperature": config.temperature, "top_p": config.top_p}
+def applied_sampling(model: Any, hf_config: Any) -> dict[str, Any]:
+    """The sampling fields generate() will use once the model's defaults are merged in."""
+    keys = (
+        "do_sample",
+        "temperature",
+        "top_p",
+        "top_k",
+        "min_p",
+        "typical_p",
+        "repetition_penalty",
+        "num_beams",
+        "max_new_tokens",
+        "eos_token_id",
+    )
+    try:
+        merged, _ = model._prepare_generation_config(hf_config)
+    except (AttributeError, TypeError, ValueError):  # private API: fall back to what we set
+        merged = hf_config
+    return {k: getattr(merged, k, None) for k in keys}
+
+
+def _left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        if r:
+            ids[i, width - len(r) :] = torch.tensor(r)
+            mask[i, width - len(r) :] = 1
+    return ids, mask
+
+
+def encode_pieces(tok: Any, pieces: Sequence[str]) -> list[int]:
+    """Token ids of consecutive text pieces, each tokenized on its own (as in training)."""
+    out: list[int] = []
+    for piece in pieces:
+        if piece:
+            out.extend(int(i) for i in tok(piece, add_special_tokens=False).input_ids)
+    return out
 
 
 @torch.inference_mode()
-def _generate_texts(
+def _generate_ids(
     lm: LoadedModel,
-    prompts: list[str],
+    contexts: list[list[int]],
     max_new: int,
     config: GenerationConfig,
     stop: list[str] | None = None,
-) -> list[str]:
+) -> tuple[list[list[int]], dict[str, Any]]:
+    """New token ids of each context (cut at EOS / padding) and the sampling applied."""
     tok = lm.tokenizer
-    tok.padding_side = "left"
-    enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-    enc = {k: v.to(lm.device) for k, v in enc.items()}
-    kwargs: dict[str, Any] = {}
-    if stop:
-        kwargs.update(stop_strings=stop, tokenizer=tok)
+    ids, mask = _left_pad(contexts, tok.pad_token_id or 0)
+    kwargs: dict[str, Any] = {"tokenizer": tok} if stop else {}
     with lm.active() as model:
+        hf_config = _hf_generation_config(model, tok, sampling_settings(config, max_new))
+        applied = applied_sampling(model, hf_config)
+        if stop:
+            hf_config.stop_strings = stop
         out = model.generate(
-            **enc,
-            max_new_tokens=max_new,
-            pad_token_id=tok.pad_token_id,
-            **_sample_kwargs(config),
+            input_ids=ids.to(lm.device),
+            attention_mask=mask.to(lm.device),
+            generation_config=hf_config,
             **kwargs,
         )
-    new = out[:, enc["input_ids"].shape[1] :].cpu()
-    return [_decode_until_eos(tok, row) for row in new]
+    new = out[:, ids.shape[1] :].cpu()
+    return [_until_eos(tok, row) for row in new], applied
 
 
-def _decode_until_eos(tok: Any, row: torch.Tensor) -> str:
+def _until_eos(tok: Any, row: torch.Tensor) -> list[int]:
     stops = {tok.eos_token_id, tok.pad_token_id}
-    ids = row.tolist()
+    ids = [int(t) for t in row.tolist()]
     for i, t in enumerate(ids):
         if t in stops:
-            ids = ids[:i]
-            break
+            return ids[:i]
+    return ids
+
+
+def _decode(tok: Any, ids: list[int]) -> str:
     return str(tok.decode(ids, skip_special_tokens=False))
+
+
+def _close_thought(text: str, config: GenerationConfig) -> str:
+    close = config.think_close.strip()
+    text = text if close in text else text + config.think_close
+    return text[: text.index(close) + len(close)] + "\n\n"
 
 
 def generate_batch(
     lm: LoadedModel, traces: Sequence[Trace], config: GenerationConfig, batch_index: int = 0
 ) -> list[Trace]:
-    """Generate completions for one batch of prompts."""
+    """Generate completions for one batch of prompts.
+
+    Each trace records the sampling settings applied and ``completion_ids``: the token ids
+    after the chat prompt that the model conditioned on (prefill included), so a capture can
+    replay exactly those tokens. In two-phase mode (think budget) the closed think is
+    re-tokenized before the answer phase, as the answer saw it.
+    """
     torch.manual_seed(config.seed + batch_index)
-    prompts = [render_prompt(lm, t, config) for t in traces]
+    tok = lm.tokenizer
+    prompts = [render_chat_prompt(lm, t, config.thinking) for t in traces]
+    prompt_ids = [encode_pieces(tok, [p]) for p in prompts]
     prefill = config.prefill or ""
+    prefill_ids = encode_pieces(tok, [prefill])
+    contexts = [p + prefill_ids for p in prompt_ids]
     if config.max_think_tokens is None:
-        texts = _generate_texts(lm, prompts, config.max_new_tokens, config)
+        new, applied = _generate_ids(lm, contexts, config.max_new_tokens, config)
+        completion_ids = [prefill_ids + n for n in new]
     else:
         close = config.think_close.strip()
-        thoughts = _generate_texts(lm, prompts, config.max_think_tokens, config, stop=[close])
-        thoughts = [t if close in t else t + config.think_close for t in thoughts]
-        thoughts = [t[: t.index(close) + len(close)] + "\n\n" for t in thoughts]
-        answers = _generate_texts(
+        thought_ids, applied = _generate_ids(
+            lm, contexts, config.max_think_tokens, config, stop=[close]
+        )
+        thoughts = [prefill + _close_thought(_decode(tok, t), config) for t in thought_ids]
+        head = [encode_pieces(tok, [t]) for t in thoughts]
+        answers, _ = _generate_ids(
             lm,
-            [p + t for p, t in zip(prompts, thoughts, strict=True)],
+            [p + h for p, h in zip(prompt_ids, head, strict=True)],
             config.max_answer_tokens,
             config,
         )
-        texts = [t + a for t, a in zip(thoughts, answers, strict=True)]
+        completion_ids = [h + a for h, a in zip(head, answers, strict=True)]
     meta = {
         "generation": asdict(config),
         "model": lm.fingerprint.to_dict(),
         "seed": config.seed + batch_index,
+        "sampling": applied,
     }
     return [
-        t.with_completion(prefill + text, **meta) for t, text in zip(traces, texts, strict=True)
+        t.with_completion(
+            _decode(tok, ids), **meta, completion_ids=ids, prompt_token_count=len(p_ids)
+        )
+        for t, ids, p_ids in zip(traces, completion_ids, prompt_ids, strict=True)
     ]
 
 
@@ -221,11 +323,18 @@ def _check_resumable(
     ids = [str(r.get("id")) for r in done]
     if len(ids) > len(traces) or ids != [t.id for t in traces[: len(ids)]]:
         stale.append("prompt list")
+    elif any(_prompt_of(r) != list(t.prompt_messages) for r, t in zip(done, traces, strict=False)):
+        stale.append("prompt text")
     if stale:
         raise ConfigError(
             f"{out} holds rollouts made with another {' and '.join(stale)}; "
             "pass --overwrite (overwrite=True) or use a new output directory"
         )
+
+
+def _prompt_of(record: dict[str, Any]) -> list[dict[str, Any]]:
+    messages = list(record.get("messages") or [])
+    return messages[:-1] if messages and messages[-1].get("role") == "assistant" else messages
 
 
 def _rewrite(path: Path, records: list[dict[str, Any]]) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from krel_interp.capture import ActivationStore, CaptureConfig, capture_traces
-from krel_interp.capture.runner import Progress
 from krel_interp.capture.stats import segment_norms, site_layers
 from krel_interp.generate import GenerationConfig, generate_traces
+from krel_interp.io import Progress
 from krel_interp.models.loading import LoadedModel, LoadedPair
 from krel_interp.segments.labels import Segment
 from krel_interp.traces import Trace

@@ -50,8 +50,65 @@ def test_resume_after_crash_has_no_lost_or_duplicated_rows(tiny_lm, chat_traces,
 
 def test_resume_refuses_other_config(tiny_lm, chat_traces, tmp_path):
     capture_traces(tiny_lm, chat_traces[:2], _config(), tmp_path / "s")
-    with pytest.raises(ConfigError, match="another model or config"):
+    with pytest.raises(ConfigError, match="another config"):
         capture_traces(tiny_lm, chat_traces[:2], _config(layers="1"), tmp_path / "s")
+
+
+def test_resume_refuses_other_traces_of_the_same_length(tiny_lm, chat_traces, tmp_path):
+    """The count alone matched before: a different trace file of equal length was resumed."""
+    seen = []
+
+    def crash(n):
+        seen.append(n)
+        if len(seen) == 2:
+            raise Crash
+
+    with pytest.raises(Crash):
+        capture_traces(tiny_lm, chat_traces[:4], _config(), tmp_path / "s", progress=crash)
+    edited = [chat_traces[0], chat_traces[1], chat_traces[3], chat_traces[2]]
+    with pytest.raises(ConfigError, match="other traces"):
+        capture_traces(tiny_lm, edited, _config(), tmp_path / "s")
+    assert capture_traces(tiny_lm, chat_traces[:4], _config(), tmp_path / "s").n_rows > 0
+
+
+@pytest.mark.parametrize("spec", ["5-2", "2-1", ","])
+def test_empty_or_reversed_layer_range_fails_before_writing(tiny_lm, chat_traces, tmp_path, spec):
+    with pytest.raises(ConfigError, match="reversed|no layers|bad layer spec"):
+        capture_traces(tiny_lm, chat_traces, _config(layers=spec), tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+
+
+def test_store_dtype_follows_the_model_unless_chosen(tiny_dir, chat_traces, tmp_path):
+    bf16 = load_model(ModelSpec(str(tiny_dir), dtype="bfloat16"))
+    auto = capture_traces(bf16, chat_traces[:2], _config(), tmp_path / "a")
+    assert auto.get(SITE).dtype == torch.bfloat16
+    assert auto.header["store_dtype"] == "bfloat16"
+    chosen = capture_traces(bf16, chat_traces[:2], _config(dtype="float32"), tmp_path / "f")
+    assert chosen.get(SITE).dtype == torch.float32
+
+
+def test_hooks_move_each_site_off_device_as_it_is_produced(tiny_lm):
+    """Stand-in for GPU -> CPU: sites go to the offload device inside their own hook, so by the
+    time layer k runs, the sites of earlier layers no longer live on the compute device."""
+    from krel_interp.capture import Site, record_sites
+
+    seen_at_hook: list[set[str]] = []
+    ids = torch.tensor([[1, 2, 3, 4]])
+    sites = [Site(layer, 3) for layer in range(4)]
+    with record_sites(tiny_lm.model, sites, 4, offload="meta") as rec:
+        blocks = rec._blocks
+
+        def spy(_m, _a, _o):
+            seen_at_hook.append({v.device.type for v in rec.cache.values()})
+
+        handles = [b.register_forward_hook(spy) for b in blocks]
+        try:
+            acts = rec.run(ids, torch.ones_like(ids))
+        finally:
+            for h in handles:
+                h.remove()
+    assert {v.device.type for v in acts.values()} == {"meta"}
+    assert all(devices <= {"meta"} for devices in seen_at_hook)
 
 
 def test_segment_selection_and_pooling(tiny_lm, chat_traces, tmp_path):

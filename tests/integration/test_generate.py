@@ -85,3 +85,65 @@ def test_sampling_depends_on_seed(tiny_lm, tmp_path):
     )
     assert [t.completion for t in a] == [t.completion for t in b]
     assert [t.completion for t in a] != [t.completion for t in c]
+
+
+def test_resume_compares_prompt_text(tiny_lm, tmp_path):
+    from krel_interp.errors import ConfigError
+
+    config = GenerationConfig(max_new_tokens=3, batch_size=2)
+    generate_traces(tiny_lm, _prompts(2), config, tmp_path)
+    edited = [Trace("p0", ({"role": "user", "content": "An edited prompt?"},)), *_prompts(3)[1:]]
+    with pytest.raises(ConfigError, match="prompt text"):
+        generate_traces(tiny_lm, edited, config, tmp_path)
+
+
+def test_explicit_sampling_wins_over_the_model_generation_config(tiny_lm, tmp_path):
+    """Qwen3 ships top_k 20 / temperature 0.6: our settings must not be filled from there."""
+    gc = tiny_lm.model.generation_config
+    saved = (gc.do_sample, gc.top_k, gc.temperature)
+    gc.do_sample, gc.top_k, gc.temperature = True, 1, 0.6  # top_k 1 would make sampling greedy
+    try:
+        runs = [
+            generate_traces(
+                tiny_lm,
+                _prompts(2),
+                GenerationConfig(max_new_tokens=12, temperature=1.5, seed=seed),
+                tmp_path / str(seed),
+            )
+            for seed in (1, 2)
+        ]
+        greedy = generate_traces(
+            tiny_lm, _prompts(1), GenerationConfig(max_new_tokens=4), tmp_path / "g"
+        )
+    finally:
+        gc.do_sample, gc.top_k, gc.temperature = saved
+    assert [t.completion for t in runs[0]] != [t.completion for t in runs[1]]
+    applied = runs[0][0].meta["sampling"]
+    assert applied["do_sample"] and applied["temperature"] == 1.5 and applied["top_k"] == 0
+    assert greedy[0].meta["sampling"]["do_sample"] is False
+
+
+def test_capture_replays_the_generated_ids(tiny_lm, tmp_path):
+    from krel_interp.capture import CaptureConfig, capture_traces
+
+    config = GenerationConfig(max_new_tokens=10, batch_size=3, prefill="<think>\n")
+    traces = generate_traces(tiny_lm, _prompts(3), config, tmp_path / "g")
+    edited = traces[0].with_completion(traces[0].completion + " edited")
+    store = capture_traces(
+        tiny_lm, [*traces, edited], CaptureConfig(layers="0"), tmp_path / "s", overwrite=True
+    )
+    records = store.trace_records()
+    for rec, trace in zip(records, traces, strict=False):
+        assert rec["token_source"] == "given_ids"
+        n_prompt = trace.meta["prompt_token_count"]
+        assert rec["input_ids"][n_prompt:] == trace.meta["completion_ids"]
+    assert records[-1]["token_source"] == "tokenized"
+    assert any(f.startswith("retokenised:") for f in records[-1]["flags"])
+
+
+def test_qwen3_presets_only_default_to_long_generations():
+    from krel_interp.models.presets import generation_defaults
+
+    assert generation_defaults("qwen3-4b")["max_new_tokens"] >= 2048
+    assert generation_defaults("krel")["max_new_tokens"] >= 2048
+    assert generation_defaults("smolthink") == {} and generation_defaults("Org/any") == {}

@@ -47,7 +47,7 @@ def test_local_dir_fingerprint_matches_preset(tiny_dir, tiny_lm):
 
 
 def test_hub_id_offline_without_cache_is_one_line_error(monkeypatch):
-    with pytest.raises(KrelError, match="could not load model 'krel-test/absent'"):
+    with pytest.raises(KrelError, match="krel-test/absent is not in the local Hugging Face cache"):
         load_model("krel-test/absent")
 
 
@@ -68,6 +68,15 @@ def test_hub_id_loads_from_hub_cache(tiny_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr
     kind, n_layers, tok_hash = proc.stdout.split()[-3:]
     assert (kind, n_layers) == ("hub", "4")
+    code = "from krel_interp.models import load_model; print(load_model('krel-test/tiny-qwen3')"
+    code += ".fingerprint.weights_id)"
+    env.pop("HF_HUB_OFFLINE")  # cached: loads from the snapshot without touching the network
+    env["HF_ENDPOINT"] = "https://unreachable.invalid"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[-1] == "hub:krel-test/tiny-qwen3@" + "0" * 40
 
 
 def test_dtype_override(tiny_dir):

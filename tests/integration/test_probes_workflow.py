@@ -111,9 +111,14 @@ def test_trace_probe_separates_and_never_leaks_families(store):
     assert lo <= result.best_layer.auroc <= hi
 
 
-def test_sentence_target_uses_card_rules(store):
+def test_sentence_target_uses_the_rule_it_is_given(store):
+    from krel_interp.organisms.markers import has_self_preservation
+    from krel_interp.probes.workflow import label_fn
+
     config = cfg(target="sentence", pooling="sentence_mean")
-    ds = dataset(store, config)
+    with pytest.raises(ConfigError, match="pass a sentence rule"):
+        dataset(store, config)
+    ds = dataset(store, config, label=label_fn(config, has_self_preservation))
     assert 0 < float(ds.y.mean()) < 0.5  # planted sentences are a minority of think sentences
     assert fit_and_evaluate(ds, config).best_layer.auroc > 0.7
 
@@ -129,10 +134,23 @@ def test_artifact_round_trip_and_refusals(store, tiny_lm, tmp_path):
     wide = replace(tiny_lm.fingerprint, d_model=256)
     with pytest.raises(IncompatibleArtifactError, match="d_model"):
         artifact.check_model(wide)
+    assert artifact.check_model(tiny_lm.fingerprint) == []
     other = replace(tiny_lm.fingerprint, adapter_hash="abc")
-    with pytest.raises(IncompatibleArtifactError, match="pass allow_other_weights"):
+    with pytest.raises(IncompatibleArtifactError, match="asks for the same weights"):
         artifact.check_model(other)
-    artifact.check_model(other, allow_other_weights=True)
+    assert any("other weights" in n for n in artifact.check_model(other, allow_other_weights=True))
+    # other weights of the same base are a different model even without an adapter
+    retrained = replace(tiny_lm.fingerprint, weights_id="sha256:0000")
+    with pytest.raises(IncompatibleArtifactError, match="asks for the same weights"):
+        artifact.check_model(retrained)
+    tokens = replace(tiny_lm.fingerprint, tokenizer_hash="x")
+    with pytest.raises(IncompatibleArtifactError, match="tokenizer"):
+        artifact.check_model(tokens, allow_other_weights=True)
+    # an artifact from before weight fingerprints loads with a warning and a note
+    legacy_meta = {**artifact.meta, "fingerprint": {**artifact.meta["fingerprint"]}}
+    del legacy_meta["fingerprint"]["weights_id"]
+    legacy = type(artifact)(artifact.probe, legacy_meta)
+    assert any("legacy" in n for n in legacy.check_model(tiny_lm.fingerprint))
     metrics = evaluate_store(artifact, store, n_boot=50)
     assert metrics["n"] == len(store.trace_records()) and 0.0 <= metrics["auroc"] <= 1.0
     scores = token_scores(artifact, store)

@@ -102,3 +102,23 @@ def test_trace_files_round_trip_and_errors(tmp_path):
     (tmp_path / "dup.jsonl").write_text('{"id": 1, "prompt": "a"}\n{"id": 1, "prompt": "b"}\n')
     with pytest.raises(InputFileError, match="duplicate"):
         load_traces(tmp_path / "dup.jsonl")
+
+
+def test_chunked_safetensors_round_trip(tmp_path):
+    from safetensors import safe_open
+
+    from krel_interp.capture.safetensors_io import save_chunks
+
+    big = torch.randn(5, 3)
+    chunks = {
+        "a": [big[:2], big[2:2], big[2:]],  # views, including an empty one
+        "b": [torch.arange(4, dtype=torch.int8), torch.tensor([7], dtype=torch.int8)],
+        "c": [torch.randn(2, 4).to(torch.bfloat16)],
+    }
+    save_chunks(chunks, tmp_path / "x.safetensors", {"format": "pt"})
+    with safe_open(str(tmp_path / "x.safetensors"), framework="pt") as f:
+        assert f.metadata() == {"format": "pt"}
+        assert torch.equal(f.get_tensor("a"), big)
+        assert f.get_tensor("b").tolist() == [0, 1, 2, 3, 7]
+        assert torch.equal(f.get_tensor("c"), chunks["c"][0])
+    assert not list(tmp_path.glob(".*tmp"))

@@ -180,3 +180,24 @@ def test_register_new_method(data: tuple[torch.Tensor, torch.Tensor]) -> None:
         torch.testing.assert_close(probe.score(x), x[:, :, 0])
     finally:
         PROBE_METHODS.pop("first_feature")
+
+
+def test_logistic_with_fewer_rows_than_features_matches_sklearn_and_the_primal() -> None:
+    """n <= d runs Newton on the dual coefficients: same optimum as sklearn and the primal."""
+    from krel_interp.probes.methods import _lbfgs_logistic, _standardize
+
+    gen = torch.Generator().manual_seed(1)
+    n, d = 60, 96
+    y = (torch.rand(n, generator=gen) < 0.5).float()
+    x = torch.randn(2, n, d, generator=gen) + (2 * y - 1)[None, :, None] * 0.3
+    config = ProbeFitConfig(l2=1e-2)
+    probe = fit_probe(x, y, "logistic", config)
+    xs, _, _ = _standardize(x.double(), config)
+    primal = _lbfgs_logistic(xs, y.double(), config)
+    torch.testing.assert_close(probe.weight.double(), primal[:, :d], atol=1e-4, rtol=0)
+    for layer in range(2):
+        scaled = StandardScaler().fit_transform(x[layer].double().numpy())
+        ref = LogisticRegression(C=1 / (config.l2 * n), tol=1e-10, max_iter=10_000)
+        ref.fit(scaled, y.numpy())
+        np.testing.assert_allclose(probe.weight[layer].numpy(), ref.coef_[0], atol=1e-4)
+        assert abs(ref.intercept_[0] - float(probe.bias[layer])) < 1e-4

@@ -8,7 +8,7 @@ from typing import Any
 from krel_interp.errors import ConfigError
 from krel_interp.segments.labels import Segment
 
-STORE_DTYPES = ("float32", "bfloat16", "float16")
+STORE_DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class CaptureConfig:
         layers: ``all``, ``0,4,8``, ``10-20`` or a relative depth ``0.5``.
         segments: segment names to keep (None keeps every token).
         pooling: a registered pooling method (token, last, mean, segment_mean, sentence_mean).
-        dtype: storage dtype of activations.
+        dtype: storage dtype of activations; ``auto`` follows the model (bf16 on GPU).
         batch_size: traces per forward pass.
         max_tokens: traces longer than this are truncated (flagged ``truncated``).
         shard_mb: approximate shard size on disk.
@@ -31,7 +31,7 @@ class CaptureConfig:
     layers: str = "all"
     segments: tuple[str, ...] | None = None
     pooling: str = "token"
-    dtype: str = "float32"
+    dtype: str = "auto"
     batch_size: int = 8
     max_tokens: int = 2048
     shard_mb: float = 256.0

@@ -36,11 +36,21 @@ def _pre_input(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Tensor:
 class SiteRecorder:
     """Records the activations of ``sites`` during one forward pass.
 
-    Use through :func:`record_sites`; call :meth:`run` with the model inputs.
+    Use through :func:`record_sites`; call :meth:`run` with the model inputs. Each site is
+    moved to ``offload`` (default the CPU; None keeps it where it was produced) by its hook.
     """
 
-    def __init__(self, model: Any, sites: Sequence[Site], n_layers: int, stop_early: bool = True):
+    def __init__(
+        self,
+        model: Any,
+        sites: Sequence[Site],
+        n_layers: int,
+        stop_early: bool = True,
+        offload: str | torch.device | None = "cpu",
+    ):
         self.model = model
+        self.offload = offload
+        self._slab: Tensor | None = None
         self.sites = sorted(sites)
         self.cache: dict[str, Tensor] = {}
         self._handles: list[Any] = []
@@ -48,9 +58,30 @@ class SiteRecorder:
         self._last = self.sites[-1] if stop_early else None
 
     def _store(self, site: Site, value: Tensor) -> None:
-        self.cache[site.name] = value.detach()
+        value = value.detach()
+        if self.offload is None:
+            self.cache[site.name] = value
+        else:
+            self.cache[site.name] = self._offloaded(site, value)
         if site == self._last:
             raise _StopForward
+
+    def _offloaded(self, site: Site, value: Tensor) -> Tensor:
+        """Copy a site into one slab on the offload device, as soon as it is produced.
+
+        The accelerator then holds one site at a time, not every requested layer; on the CPU
+        the slab (one large allocation, returned to the OS when freed) keeps long captures
+        from fragmenting the heap with per-layer tensors born among the forward's temporaries.
+        """
+        slab = self._slab
+        if slab is None or slab.shape[1:] != value.shape or slab.dtype != value.dtype:
+            slab = torch.empty(
+                (len(self.sites), *value.shape), dtype=value.dtype, device=self.offload
+            )
+            self._slab = slab
+        out = slab[self.sites.index(site)]
+        out.copy_(value, non_blocking=False)
+        return out
 
     def _register(self, site: Site) -> None:
         module = submodule(self._blocks[site.layer], site)
@@ -95,12 +126,18 @@ class SiteRecorder:
                 position_ids=position_ids,
                 use_cache=False,
             )
-        return self.cache
+        out, self.cache = self.cache, {}  # the recorder keeps no reference between batches
+        self._slab = None
+        return out
 
 
 @contextlib.contextmanager
 def record_sites(
-    model: Any, sites: Sequence[Site], n_layers: int, stop_early: bool = True
+    model: Any,
+    sites: Sequence[Site],
+    n_layers: int,
+    stop_early: bool = True,
+    offload: str | torch.device | None = "cpu",
 ) -> Iterator[SiteRecorder]:
     """Context manager: hooks live exactly as long as the ``with`` block.
 
@@ -108,7 +145,7 @@ def record_sites(
         >>> with record_sites(model, [Site(3, 3)], n_layers=4) as rec:
         ...     acts = rec.run(input_ids, attention_mask)["blocks.3.hook_resid_post"]
     """
-    recorder = SiteRecorder(model, sites, n_layers, stop_early)
+    recorder = SiteRecorder(model, sites, n_layers, stop_early, offload)
     recorder.attach()
     try:
         yield recorder

@@ -9,9 +9,10 @@ from pathlib import Path
 import torch
 
 from krel_interp.capture.config import CaptureConfig
-from krel_interp.capture.runner import Progress, capture_traces
-from krel_interp.capture.store import ActivationStore, write_json_atomic
+from krel_interp.capture.runner import capture_traces, resolve_sites
+from krel_interp.capture.store import ActivationStore
 from krel_interp.errors import IncompatibleArtifactError
+from krel_interp.io import Progress, write_json_atomic
 from krel_interp.models.loading import LoadedPair
 from krel_interp.traces import Trace
 
@@ -53,6 +54,7 @@ def capture_pair(
     differing tokenizers or chat templates are refused before any work is done.
     """
     pair.base.fingerprint.check_tokens_compatible(pair.organism.fingerprint, "base and organism")
+    resolve_sites(config, pair.organism.n_layers)  # bad layers fail before anything is written
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(

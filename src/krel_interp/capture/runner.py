@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,16 +13,16 @@ from torch import Tensor
 
 from krel_interp._logging import get_logger
 from krel_interp.capture.config import CaptureConfig
-from krel_interp.capture.hooks import record_sites
+from krel_interp.capture.hooks import SiteRecorder, record_sites
 from krel_interp.capture.pooling import TokenInfo, apply_groups, get_pooler, group_positions
 from krel_interp.capture.sites import Site, expand_sites, parse_layers
 from krel_interp.capture.store import ActivationStore, StoreWriter
+from krel_interp.io import Progress, sha256_json
 from krel_interp.models.loading import LoadedModel
 from krel_interp.segments import SegmentedTrace, segment_conversation
 from krel_interp.traces import Trace
 
 log = get_logger("capture")
-Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,37 @@ def resolve_sites(config: CaptureConfig, n_layers: int) -> list[Site]:
 
 def prepare(lm: LoadedModel, trace: Trace, index: int, config: CaptureConfig) -> PreparedTrace:
     """Render, tokenize and segment one trace (truncated to ``max_tokens``)."""
-    seg = segment_conversation(list(trace.messages), lm.tokenizer, thinking=config.thinking)
+    ids = trace.meta.get("completion_ids")
+    count = trace.meta.get("prompt_token_count")
+    seg = segment_conversation(
+        list(trace.messages),
+        lm.tokenizer,
+        thinking=config.thinking,
+        completion_ids=ids if _same_tokenizer(lm, trace) else None,
+        prompt_token_count=count if isinstance(count, int) else None,
+    )
     return PreparedTrace(index, trace, seg, len(seg.input_ids) > config.max_tokens)
+
+
+def _same_tokenizer(lm: LoadedModel, trace: Trace) -> bool:
+    """Replay generated ids only when they came from a model with this tokenizer."""
+    made_by = trace.meta.get("model")
+    if not isinstance(trace.meta.get("completion_ids"), list) or not isinstance(made_by, dict):
+        return False
+    return bool(made_by.get("tokenizer_hash") == lm.fingerprint.tokenizer_hash)
+
+
+def traces_hash(traces: Sequence[Trace]) -> str:
+    """Identity of a trace list (ids, messages, replayed ids): resuming checks it."""
+    return sha256_json([[t.id, list(t.messages), t.meta.get("completion_ids")] for t in traces])
+
+
+def store_dtype(lm: LoadedModel, config: CaptureConfig) -> torch.dtype:
+    """The configured store dtype; ``auto`` follows the model's dtype."""
+    if config.dtype != "auto":
+        return getattr(torch, config.dtype)
+    dtype = next(lm.model.parameters()).dtype
+    return dtype if dtype in (torch.float32, torch.bfloat16, torch.float16) else torch.float32
 
 
 def _batch_tensors(
@@ -68,6 +97,7 @@ def _trace_record(p: PreparedTrace, n: int) -> dict[str, Any]:
         "index": p.index,
         "status": p.seg.status.value,
         "flags": flags,
+        "token_source": p.seg.token_source,
         "n_tokens": n,
         "input_ids": list(p.seg.input_ids[:n]),
         "segments": list(p.seg.segments[:n]),
@@ -80,7 +110,8 @@ def _trace_record(p: PreparedTrace, n: int) -> dict[str, Any]:
 
 def _rows_of(
     p: PreparedTrace, n: int, config: CaptureConfig, acts: dict[str, Tensor], dtype: torch.dtype
-) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+) -> tuple[dict[str, Tensor], dict[str, Tensor], bool]:
+    """(rows per site, row label columns, whether the rows are views of ``acts``)."""
     seg = torch.tensor(p.seg.segments[:n], dtype=torch.int8)
     sent = torch.tensor(p.seg.sentences[:n], dtype=torch.int32)
     select = torch.ones(n, dtype=torch.bool)
@@ -91,10 +122,15 @@ def _rows_of(
     groups = get_pooler(config.pooling)(select, TokenInfo(seg, sent))
     last, size = group_positions(groups)
     single = bool((size == 1).all())
+    every = single and len(last) == n and bool((last == torch.arange(n)).all())
+    views = every and all(a.dtype == dtype for a in acts.values())
     rows = {}
     for name, a in acts.items():
         x = a[:n]
-        rows[name] = (x[last] if single else apply_groups(x.float(), groups)).to(dtype)
+        if every:
+            rows[name] = x.to(dtype)  # a view when the dtype already matches: no copy
+        else:
+            rows[name] = (x[last] if single else apply_groups(x.float(), groups)).to(dtype)
     ids = torch.tensor(p.seg.input_ids[:n], dtype=torch.long)
     turns = torch.tensor(p.seg.turns[:n], dtype=torch.int16)
     cols = {
@@ -106,20 +142,44 @@ def _rows_of(
         "turn": turns[last],
         "n_tokens": size.to(torch.int32),
     }
-    return rows, cols
+    return rows, cols, views
+
+
+def _capture_batch(
+    rec: SiteRecorder,
+    batch: list[PreparedTrace],
+    writer: StoreWriter,
+    config: CaptureConfig,
+    dtype: torch.dtype,
+    pad_id: int,
+    device: Any,
+) -> None:
+    """One forward; every trace's rows to the writer; the batch written before returning.
+
+    Rows are views into the batch's activations, so nothing of it may outlive this call.
+    """
+    ids, mask = _batch_tensors(batch, config.max_tokens, pad_id)
+    acts = rec.run(ids.to(device), mask.to(device))  # each site already on the CPU
+    for row, p in enumerate(batch):
+        n = int(mask[row].sum())
+        rows, cols, views = _rows_of(p, n, config, {k: v[row] for k, v in acts.items()}, dtype)
+        writer.add(rows, cols, _trace_record(p, n), views=views)
+    writer.end_batch()
 
 
 def store_header(
-    lm: LoadedModel, config: CaptureConfig, sites: Sequence[Site], n_traces: int
+    lm: LoadedModel, config: CaptureConfig, sites: Sequence[Site], traces: Sequence[Trace]
 ) -> dict[str, Any]:
     """Provenance written into the manifest (a resumed capture must match it exactly)."""
     return {
         "fingerprint": lm.fingerprint.to_dict(),
         "config": config.to_dict(),
+        "store_dtype": str(store_dtype(lm, config)).removeprefix("torch."),
         "sites": [s.name for s in sites],
         "d_model": lm.d_model,
         "n_layers": lm.n_layers,
-        "n_traces_requested": n_traces,
+        "n_traces_requested": len(traces),
+        "traces_sha256": traces_hash(traces),
         "adapter_disabled": lm.adapter_disabled,
     }
 
@@ -141,13 +201,13 @@ def capture_traces(
     if overwrite and out.exists():
         shutil.rmtree(out)
     sites = resolve_sites(config, lm.n_layers)
-    writer = StoreWriter(out, store_header(lm, config, sites, len(traces)), config.shard_mb)
+    writer = StoreWriter(out, store_header(lm, config, sites, traces), config.shard_mb)
     if writer.complete:
         return ActivationStore(out)
     start = writer.next_trace
     if progress and start:
         progress(start)
-    store_dtype = getattr(torch, config.dtype)
+    dtype = store_dtype(lm, config)
     pad_id = lm.tokenizer.pad_token_id or 0
     with lm.active() as model, record_sites(model, sites, lm.n_layers) as rec:
         for b in range(start, len(traces), config.batch_size):
@@ -155,15 +215,7 @@ def capture_traces(
                 prepare(lm, traces[i], i, config)
                 for i in range(b, min(b + config.batch_size, len(traces)))
             ]
-            ids, mask = _batch_tensors(batch, config.max_tokens, pad_id)
-            acts = rec.run(ids.to(lm.device), mask.to(lm.device))
-            acts = {k: v.cpu() for k, v in acts.items()}
-            for row, p in enumerate(batch):
-                n = int(mask[row].sum())
-                rows, cols = _rows_of(
-                    p, n, config, {k: v[row] for k, v in acts.items()}, store_dtype
-                )
-                writer.add(rows, cols, _trace_record(p, n))
+            _capture_batch(rec, batch, writer, config, dtype, pad_id, lm.device)
             if progress:
                 progress(len(batch))
     writer.finalize()

@@ -75,14 +75,18 @@ def parse_layers(spec: str | int | list[int] | tuple[int, ...], n_layers: int) -
             layers.extend(_parse_layer_part(part.strip(), n_layers))
     for layer in layers:
         check_layer(layer, n_layers)
+    if not layers:
+        raise ConfigError(f"layer spec {spec!r} selects no layers")
     return sorted(set(layers))
 
 
 def _parse_layer_part(part: str, n_layers: int) -> list[int]:
     try:
         if "-" in part[1:]:
-            lo, hi = part.split("-", 1)
-            return list(range(int(lo), int(hi) + 1))
+            lo, hi = (int(x) for x in part.split("-", 1))
+            if hi < lo:
+                raise ConfigError(f"layer range {part!r} is reversed; write {hi}-{lo}")
+            return list(range(lo, hi + 1))
         if "." in part:
             return [min(n_layers - 1, int(float(part) * n_layers))]
         return [int(part)]

@@ -5,7 +5,7 @@ Layout of a store directory::
     manifest.json                  provenance, config, sites, shard list, completion flag
     shards/shard-000000.safetensors  one tensor per site [rows, d_model] + row label columns
     shards/shard-000000.json       per-trace records of the shard (ids, status, metadata)
-    rows/  traces/                 ``datasets`` tables, written when the store is complete
+    rows/  traces/                 ``datasets`` tables, built on first use
 
 Shards are written to a temporary name and renamed, and the manifest is rewritten atomically
 after each shard, so an interrupted capture resumes with no lost or duplicated rows.
@@ -13,9 +13,9 @@ after each shard, so an interrupted capture resumes with no lost or duplicated r
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
+import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +24,11 @@ from typing import Any
 import torch
 from jaxtyping import Float
 from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import Tensor
 
+from krel_interp.capture.safetensors_io import save_chunks
 from krel_interp.errors import ConfigError, InputFileError
+from krel_interp.io import json_roundtrip, quiet_datasets, write_json_atomic
 from krel_interp.models.fingerprint import Fingerprint
 from krel_interp.segments.labels import Segment
 
@@ -35,29 +36,20 @@ FORMAT_VERSION = 1
 ROW_COLUMNS = ("trace_index", "position", "token_id", "segment", "sentence", "turn", "n_tokens")
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to ``path`` through a temporary file and an atomic rename."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False, default=str))
-    os.replace(tmp, path)
+_HEADER_WORDS = {
+    "fingerprint": "another model",
+    "traces_sha256": "other traces",
+    "n_traces_requested": "other traces",
+    "config": "another config",
+    "sites": "other sites",
+}
 
 
-@contextlib.contextmanager
-def quiet_datasets() -> Iterator[None]:
-    """Silence ``datasets`` progress bars inside the block (restored afterwards)."""
-    from datasets.utils import (
-        are_progress_bars_disabled,
-        disable_progress_bars,
-        enable_progress_bars,
-    )
-
-    was_disabled = are_progress_bars_disabled()
-    disable_progress_bars()
-    try:
-        yield
-    finally:
-        if not was_disabled:
-            enable_progress_bars()
+def _header_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """Words for what differs between two store headers (for the refusal message)."""
+    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    words = dict.fromkeys(_HEADER_WORDS.get(k, f"another {k}") for k in keys)
+    return " and ".join(words) or "another header"
 
 
 def _shard_name(index: int) -> str:
@@ -72,6 +64,7 @@ class ShardBuffer:
     cols: dict[str, list[Tensor]]
     traces: list[dict[str, Any]]
     nbytes: int = 0
+    views: bool = False  # some rows are views into a batch's activations
 
     @classmethod
     def empty(cls, sites: Sequence[str]) -> ShardBuffer:
@@ -95,9 +88,10 @@ class StoreWriter:
         (self.root / "shards").mkdir(parents=True, exist_ok=True)
         if path.exists():
             manifest = json.loads(path.read_text())
-            if manifest.get("header") != json.loads(json.dumps(self.header, default=str)):
+            old, new = manifest.get("header") or {}, json_roundtrip(self.header)
+            if old != new:
                 raise ConfigError(
-                    f"{self.root} holds a store made with another model or config; "
+                    f"{self.root} holds a store made with {_header_difference(old, new)}; "
                     "choose a new output directory or pass --overwrite"
                 )
             self._drop_unlisted(manifest)
@@ -129,9 +123,18 @@ class StoreWriter:
         return bool(self.manifest["complete"])
 
     def add(
-        self, acts: dict[str, Tensor], cols: dict[str, Tensor], trace_record: dict[str, Any]
+        self,
+        acts: dict[str, Tensor],
+        cols: dict[str, Tensor],
+        trace_record: dict[str, Any],
+        views: bool = False,
     ) -> None:
-        """Add the rows of one trace; writes a shard when the buffer is full."""
+        """Add the rows of one trace; writes a shard when the buffer is full.
+
+        ``views``: the rows are views into a batch's activations (no copy was made); then
+        :meth:`end_batch` writes them out before the next batch reuses the memory.
+        """
+        self.buffer.views |= views
         for site in self.sites:
             self.buffer.acts[site].append(acts[site])
             self.buffer.nbytes += acts[site].numel() * acts[site].element_size()
@@ -141,21 +144,28 @@ class StoreWriter:
         if self.buffer.nbytes >= self.shard_bytes:
             self.flush()
 
+    def end_batch(self) -> None:
+        """Write rows that are views into the finished batch, so its memory can be freed.
+
+        Shards then end at batch boundaries: memory stays flat over any number of batches
+        (copying leftovers instead fragments the heap and grows the footprint).
+        """
+        if self.buffer.views:
+            self.flush()
+
     def flush(self) -> None:
-        """Write buffered rows as one shard (atomic) and record it in the manifest."""
+        """Write buffered rows as one shard (atomic, no concatenation) and record it."""
         buf = self.buffer
         if not buf.traces:
             return
         name = _shard_name(len(self.manifest["shards"]))
-        tensors = {f"act.{s}": torch.cat(buf.acts[s]).contiguous() for s in self.sites}
-        tensors.update({f"row.{c}": torch.cat(buf.cols[c]) for c in ROW_COLUMNS})
+        chunks = {f"act.{s}": buf.acts[s] for s in self.sites}
+        chunks.update({f"row.{c}": buf.cols[c] for c in ROW_COLUMNS})
         shard_dir = self.root / "shards"
         write_json_atomic(shard_dir / f"{name}.json", buf.traces)
-        tmp = shard_dir / f".{name}.safetensors.tmp"
-        save_file(tensors, str(tmp), metadata={"format": "pt"})
-        os.replace(tmp, shard_dir / f"{name}.safetensors")
+        save_chunks(chunks, shard_dir / f"{name}.safetensors", metadata={"format": "pt"})
         start = self.next_trace
-        n_rows = int(tensors["row.trace_index"].shape[0])
+        n_rows = sum(int(t.shape[0]) for t in buf.cols["trace_index"])
         self.manifest["shards"].append(
             {
                 "name": name,
@@ -168,12 +178,10 @@ class StoreWriter:
         self.buffer = ShardBuffer.empty(self.sites)
 
     def finalize(self, extra: dict[str, Any] | None = None) -> None:
-        """Flush, build the ``datasets`` tables, and mark the store complete."""
+        """Flush and mark the store complete (``datasets`` tables are built on first use)."""
         self.flush()
-        store = ActivationStore(self.root, require_complete=False)
-        store.write_tables()
         self.manifest["complete"] = True
-        self.manifest["n_rows"] = store.n_rows
+        self.manifest["n_rows"] = sum(s["n_rows"] for s in self.manifest["shards"])
         self.manifest["n_traces"] = self.next_trace
         if extra:
             self.manifest.update(extra)
@@ -270,7 +278,11 @@ class ActivationStore:
         return records
 
     def write_tables(self) -> None:
-        """Write ``rows/`` and ``traces/`` as ``datasets`` tables (memory-mapped Arrow)."""
+        """Write ``rows/`` and ``traces/`` as ``datasets`` tables (memory-mapped Arrow).
+
+        Done on first use of :meth:`rows` / :meth:`traces`, not during capture: the tables are
+        derived from the shards, and building them would delay every capture.
+        """
         from datasets import Dataset
 
         records = self.trace_records()
@@ -279,20 +291,27 @@ class ActivationStore:
         cols["segment_name"] = [Segment(s).name.lower() for s in cols["segment"]]
         model_id = Fingerprint.from_dict(self.header["fingerprint"]).model_id
         cols["model_id"] = [model_id] * len(cols["trace_index"])
-        with quiet_datasets():
-            Dataset.from_dict(cols).save_to_disk(str(self.root / "rows"))
         flat = [{**r, "meta": json.dumps(r.get("meta", {}), default=str)} for r in records]
-        with quiet_datasets():
-            Dataset.from_list(flat).save_to_disk(str(self.root / "traces"))
+        for name, table in (("rows", Dataset.from_dict(cols)), ("traces", Dataset.from_list(flat))):
+            tmp = self.root / f".{name}.tmp-{os.getpid()}"
+            with quiet_datasets():
+                table.save_to_disk(str(tmp))
+            try:
+                tmp.rename(self.root / name)
+            except OSError:  # another reader built it first
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    def _table(self, name: str) -> Any:
+        from datasets import load_from_disk
+
+        if not (self.root / name).exists():
+            self.write_tables()
+        return load_from_disk(str(self.root / name))
 
     def rows(self) -> Any:
         """The per-row ``datasets.Dataset`` (trace id, token id, segment, sentence, ...)."""
-        from datasets import load_from_disk
-
-        return load_from_disk(str(self.root / "rows"))
+        return self._table("rows")
 
     def traces(self) -> Any:
         """The per-trace ``datasets.Dataset``."""
-        from datasets import load_from_disk
-
-        return load_from_disk(str(self.root / "traces"))
+        return self._table("traces")

@@ -49,15 +49,31 @@ def models(
             table.add_row(p.name, "model" if p.model else "pair", src, p.description)
         console.print(table)
         return
-    from krel_interp.models import load_model
+    from krel_interp.models.presets import is_pair_preset
 
     setup_logging()
-    lm = load_model(name)
-    table = Table("field", "value", title=name)
-    for key, value in lm.fingerprint.to_dict().items():
-        table.add_row(key, str(value))
-    table.add_row("supports_thinking", str(lm.supports_thinking))
-    table.add_row("device", str(lm.device))
+    if is_pair_preset(name):
+        from krel_interp.models import load_pair
+
+        pair = load_pair(name)
+        _show_fingerprints(name, {"base": pair.base, "organism": pair.organism})
+    else:
+        from krel_interp.models import load_model
+
+        _show_fingerprints(name, {"model": load_model(name)})
+
+
+def _show_fingerprints(title: str, models: dict[str, LoadedModel]) -> None:
+    from rich.table import Table
+
+    table = Table("field", *models, title=title)
+    fps = {k: lm.fingerprint.to_dict() for k, lm in models.items()}
+    for key in next(iter(fps.values())):
+        table.add_row(key, *(str(fp[key]) for fp in fps.values()))
+    table.add_row("model_id", *(lm.fingerprint.model_id for lm in models.values()))
+    table.add_row("supports_thinking", *(str(lm.supports_thinking) for lm in models.values()))
+    table.add_row("device", *(str(lm.device) for lm in models.values()))
+    table.add_row("adapter disabled", *(str(lm.adapter_disabled) for lm in models.values()))
     console.print(table)
 
 
@@ -70,9 +86,13 @@ def generate(
     prompts: Annotated[Path, typer.Option("--prompts", "-p", help="JSONL or datasets dir")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory")],
     adapter: Annotated[str | None, typer.Option(help="LoRA adapter on top of MODEL")] = None,
-    max_new_tokens: int = 256,
-    temperature: float = 0.0,
+    max_new_tokens: Annotated[
+        int | None, typer.Option(help="Default: the preset's (Qwen3: 4096), else 256")
+    ] = None,
+    temperature: Annotated[float, typer.Option(help="0 = greedy")] = 0.0,
     top_p: float = 1.0,
+    top_k: Annotated[int, typer.Option(help="0 = off")] = 0,
+    repetition_penalty: float = 1.0,
     seed: int = 0,
     batch_size: int = 8,
     thinking: Annotated[bool, typer.Option(help="enable_thinking in the template")] = True,
@@ -87,10 +107,15 @@ def generate(
 
     setup_logging()
     traces = load_traces(require_file(prompts, "prompt file"))
+    from krel_interp.models.presets import generation_defaults
+
+    defaults = generation_defaults(model)
     config = GenerationConfig(
-        max_new_tokens=max_new_tokens,
+        max_new_tokens=max_new_tokens or int(defaults.get("max_new_tokens", 256)),
         temperature=temperature,
         top_p=top_p,
+        top_k=top_k,
+        repetition_penalty=repetition_penalty,
         seed=seed,
         batch_size=batch_size,
         thinking=thinking,
@@ -122,7 +147,7 @@ def capture(
     pooling: Annotated[
         str, typer.Option(help="token|last|mean|segment_mean|sentence_mean")
     ] = "token",
-    dtype: str = "float32",
+    dtype: Annotated[str, typer.Option(help="auto (the model's) | float32 | bfloat16")] = "auto",
     batch_size: int = 8,
     max_tokens: int = 2048,
     adapter: Annotated[str | None, typer.Option(help="LoRA adapter on top of MODEL")] = None,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -21,7 +20,9 @@ def behaviour(
     prompts: Annotated[Path, typer.Option("--prompts", "-p", help="JSONL: prompt, id, kind")],
     as_json: Annotated[bool, typer.Option("--json", help="Last line: one JSON object")] = False,
     out: Annotated[Path | None, typer.Option(help="Keep rollouts here (resumable)")] = None,
-    max_new_tokens: int = 200,
+    max_new_tokens: Annotated[
+        int | None, typer.Option(help="Default: the preset's (Qwen3: 4096), else 200")
+    ] = None,
     batch_size: int = 16,
     seed: int = 0,
     temperature: float = 0.0,
@@ -35,12 +36,19 @@ def behaviour(
 
     setup_logging()
     items = load_traces(require_file(prompts, "prompt file"))
+    from krel_interp.models.presets import generation_defaults
+
+    budget = max_new_tokens or int(generation_defaults(preset).get("max_new_tokens", 200))
     config = GenerationConfig(
-        max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, temperature=temperature
+        max_new_tokens=budget, batch_size=batch_size, seed=seed, temperature=temperature
     )
     lm = load_model(preset)
-    workdir = out or Path(tempfile.mkdtemp(prefix="krel-eval-"))
-    with progress_bar(f"evaluating {preset}", len(items)) as advance:
+    from krel_interp.io import work_dir
+
+    with (
+        work_dir(out, prefix="krel-eval-") as workdir,
+        progress_bar(f"evaluating {preset}", len(items)) as advance,
+    ):
         _, summary = evaluate_behaviour(lm, items, config, workdir, advance, overwrite)
     from krel_interp.viz.tables import behaviour_table
 

@@ -29,6 +29,19 @@ OverwriteOpt = Annotated[
 ]
 
 
+def sentence_rule(config: Any) -> Any:
+    """The sentence rule a probe config names (None for trace targets)."""
+    from krel_interp.errors import ConfigError
+
+    if config.target != "sentence":
+        return None
+    if config.sentence_rule == "krel_mini_planted":
+        from krel_interp.organisms.markers import has_self_preservation
+
+        return has_self_preservation
+    raise ConfigError(f"unknown sentence rule {config.sentence_rule!r}; valid: krel_mini_planted")
+
+
 def _workdir(config_name: str, workdir: Path | None, overwrite: bool = False) -> Path:
     return cache_dir_for_run(workdir or Path("runs") / "probes" / config_name, overwrite)
 
@@ -53,13 +66,15 @@ def train(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Generate, capture, fit on training families, evaluate held out, save the probe."""
+    from krel_interp.probes.workflow import label_fn
     from krel_interp.probes.workflow import train as train_probe
     from krel_interp.traces import load_traces
 
     config, lm, work = _prepare(config_path, workdir, overwrite)
     n = len(load_traces(config.prompts))
     with progress_bar(f"rollouts ({config.model})", n) as advance:
-        result, path = train_probe(config, lm, work, out, progress=advance)
+        label = label_fn(config, sentence_rule(config))
+        result, path = train_probe(config, lm, work, out, progress=advance, label=label)
     _layer_table(result, config.name)
     best = result.best_layer
     console.print(
@@ -105,7 +120,7 @@ def sweep(
     """Held-out AUROC over layer x segment x pooling (one capture serves every cell)."""
     from rich.table import Table
 
-    from krel_interp.probes.workflow import rollouts, token_store
+    from krel_interp.probes.workflow import label_fn, rollouts, token_store
     from krel_interp.probes.workflow import sweep as run_sweep
     from krel_interp.traces import load_traces
 
@@ -114,7 +129,8 @@ def sweep(
     with progress_bar(f"rollouts ({config.model})", len(prompts)) as advance:
         traces = rollouts(lm, prompts, config, work, advance)
     store = token_store(lm, traces, config, work / "store")
-    rows = run_sweep(store, config, split_csv(segments) or (), split_csv(poolings) or ())
+    label = label_fn(config, sentence_rule(config))
+    rows = run_sweep(store, config, split_csv(segments) or (), split_csv(poolings) or (), label)
     table = Table(
         "segment",
         "pooling",
@@ -219,10 +235,14 @@ def evaluate(
         artifact = load_probe(probe_path)
         data = ActivationStore(require_file(store, "store"))
         artifact.check_model(Fingerprint.from_dict(data.header["fingerprint"]))
+        result = evaluate_store(artifact, data, layer=layer)
     else:
-        work = cache_dir_for_run(workdir, overwrite) if workdir else None
-        data, artifact = _generate_and_capture(probe_path, prompts, work)  # type: ignore[arg-type]
-    result = evaluate_store(artifact, data, layer=layer)
+        from krel_interp.io import work_dir
+
+        kept = cache_dir_for_run(workdir, overwrite) if workdir else None
+        with work_dir(kept, prefix="krel-probe-eval-") as work:
+            data, artifact = _generate_and_capture(probe_path, prompts, work)  # type: ignore[arg-type]
+            result = evaluate_store(artifact, data, layer=layer)
     console.print(
         f"n={result['n']} layer={result['layer']} AUROC {result['auroc']:.3f} "
         f"[{result['auroc_ci'][0]:.3f}, {result['auroc_ci'][1]:.3f}] "
@@ -236,7 +256,7 @@ def evaluate(
 def _generate_and_capture(
     probe_path: Path,
     prompts: Path,
-    workdir: Path | None,
+    work: Path,
 ) -> tuple[Any, ProbeArtifact]:
     from krel_interp.probes.config import ProbeConfig
     from krel_interp.probes.workflow import rollouts
@@ -246,7 +266,6 @@ def _generate_and_capture(
     _check_labels(items, prompts)
     artifact, lm = _artifact_and_model(probe_path)
     config = ProbeConfig(**artifact.meta["config"])
-    work = workdir or Path(tempfile.mkdtemp(prefix="krel-probe-eval-"))
     with progress_bar(f"rollouts ({config.model})", len(items)) as advance:
         traces = rollouts(lm, items, config, work, advance)
     return _capture_for(artifact, lm, traces, work), artifact

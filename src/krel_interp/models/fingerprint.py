@@ -8,7 +8,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from krel_interp._logging import get_logger
 from krel_interp.errors import IncompatibleArtifactError
+
+log = get_logger("models.fingerprint")
+WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.gguf", "*.pt", "*.pth")
 
 _VOLATILE_CONFIG_KEYS = {
     "_name_or_path",
@@ -60,6 +64,42 @@ def chat_template_hash(tokenizer: Any) -> str | None:
     return sha256_text(str(template))
 
 
+def _file_key(path: Path) -> str:
+    stat = path.stat()
+    return f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def cached_file_hash(path: Path) -> str:
+    """SHA-256 of a (large) file, cached in the user cache by path, size and mtime.
+
+    Weight files are hashed once per machine (seconds for a few GB); later loads read the
+    index. The hash is of the bytes, so the same weights in another directory match.
+    """
+    from krel_interp.io import write_json_atomic
+    from krel_interp.paths import cache_dir
+
+    index_path = cache_dir() / "weight-hashes.json"
+    try:
+        index = json.loads(index_path.read_text())
+    except (OSError, json.JSONDecodeError):
+        index = {}
+    key = _file_key(path)
+    if key not in index:
+        log.info("hashing %s (once; cached by path, size and mtime)", path.name)
+        index[key] = sha256_file(path)
+        write_json_atomic(index_path, index)
+    return str(index[key])
+
+
+def weights_hash(directory: Path) -> str | None:
+    """Content hash over a model directory's weight files (None when it holds none)."""
+    files = sorted({f for pat in WEIGHT_PATTERNS for f in Path(directory).glob(pat) if f.is_file()})
+    files = [f for f in files if not f.name.startswith(("adapter_", "training_args"))]
+    if not files:
+        return None
+    return "sha256:" + sha256_text("".join(f"{f.name}={cached_file_hash(f)};" for f in files))
+
+
 def adapter_hash(adapter_dir: Path) -> str:
     """Hash of a PEFT adapter's weights and config."""
     parts = [sha256_file(p) for p in sorted(adapter_dir.glob("adapter_*")) if p.is_file()]
@@ -80,6 +120,7 @@ class Fingerprint:
     adapter: str | None = None
     adapter_hash: str | None = None
     base_adapters_hash: str | None = None
+    weights_id: str | None = None  # "hub:REPO@COMMIT" or "sha256:..." of the weight files
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -92,10 +133,61 @@ class Fingerprint:
 
     @property
     def model_id(self) -> str:
-        """Short id of weights + adapter (what distinguishes base from organism)."""
+        """Short id of weights + adapters (what distinguishes base from organism).
+
+        Fingerprints from before weight identities were recorded fall back to the source string.
+        """
+        weights = self.weights_id or self.source
         return sha256_text(
-            f"{self.config_hash}:{self.source}:{self.base_adapters_hash}:{self.adapter_hash}"
+            f"{self.config_hash}:{weights}:{self.base_adapters_hash}:{self.adapter_hash}"
         )
+
+    @property
+    def legacy(self) -> bool:
+        """True for fingerprints written before weight identities existed."""
+        return self.weights_id is None
+
+    def same_weights(self, other: Fingerprint) -> bool:
+        """Whether both fingerprints name the same weights and adapters.
+
+        A legacy fingerprint (no weight identity) is compared by source, config and adapters.
+        """
+        if self.legacy or other.legacy:
+            keys = ("source", "config_hash", "base_adapters_hash", "adapter_hash")
+            return all(getattr(self, k) == getattr(other, k) for k in keys)
+        return self.model_id == other.model_id
+
+    def check_fits(
+        self, model: Fingerprint, *, same_weights: bool, what: str = "artifact"
+    ) -> list[str]:
+        """Refuse a ``model`` this artifact does not fit; return notes on what differs.
+
+        Fits means the same width, depth bound, tokenizer and chat template. Other weights are
+        refused only when ``same_weights`` is asked (e.g. a probe applied to its own organism);
+        otherwise they are returned as a note to record (a vector from an organism applied to
+        its base on purpose). A legacy artifact loads with a warning.
+        """
+        model.check_shape_compatible(self.d_model)
+        if self.tokenizer_hash != model.tokenizer_hash:
+            raise IncompatibleArtifactError(
+                f"{what} was made with another tokenizer ({self.tokenizer_hash} vs "
+                f"{model.tokenizer_hash})"
+            )
+        notes = []
+        if self.chat_template_hash != model.chat_template_hash:
+            notes.append("chat template differs")
+        if self.legacy:
+            log.warning("%s predates weight fingerprints: its weights cannot be verified", what)
+            notes.append("legacy fingerprint: weights not verified")
+        if not self.same_weights(model):
+            if same_weights:
+                raise IncompatibleArtifactError(
+                    f"{what} was made on {self.source} (model id {self.model_id}), not "
+                    f"{model.source} ({model.model_id}); it asks for the same weights "
+                    "(pass allow_other_weights / --allow-other-weights to apply it anyway)"
+                )
+            notes.append(f"other weights: made on {self.source} ({self.model_id})")
+        return notes
 
     def check_tokens_compatible(self, other: Fingerprint, what: str = "models") -> None:
         """Refuse when tokenizer or chat template differ (token sequences would not align)."""

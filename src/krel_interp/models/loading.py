@@ -19,6 +19,7 @@ from krel_interp.models.fingerprint import (
     config_hash,
     sha256_text,
     tokenizer_hash,
+    weights_hash,
 )
 from krel_interp.models.spec import ModelSpec, PairSpec
 
@@ -52,6 +53,59 @@ def resolve_source(source: str) -> ResolvedSource:
     if _HUB_ID.match(source):
         return ResolvedSource("hub", source)
     raise ConfigError(f"unknown model source {source!r}: not a preset, path, .gguf or hub id")
+
+
+def _offline_flag() -> bool:
+    import os
+
+    return any(
+        os.environ.get(k, "").strip().lower() in ("1", "true", "yes", "on")
+        for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face endpoint accepts a TCP connection (fails fast offline)."""
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
+    try:
+        socket.create_connection((host or "huggingface.co", 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def hub_snapshot(repo: str, revision: str | None = None) -> Path | None:
+    """The local cache snapshot of a hub repo (model or adapter), or None when not cached."""
+    from huggingface_hub import try_to_load_from_cache
+
+    for filename in ("config.json", "adapter_config.json"):
+        found = try_to_load_from_cache(repo, filename, revision=revision)
+        if isinstance(found, str):
+            return Path(found).parent
+    return None
+
+
+def locate_hub(repo: str, revision: str | None = None) -> tuple[str, str | None]:
+    """(location to load, weight identity) of a hub id.
+
+    A cached snapshot loads from the cache without touching the network (its commit is the
+    weight identity). An uncached repo fails at once, with how to get the weights, when the
+    hub cannot be reached, instead of retrying for a minute.
+    """
+    snapshot = hub_snapshot(repo, revision)
+    if snapshot is not None:
+        return str(snapshot), f"hub:{repo}@{snapshot.name}"
+    if _offline_flag() or not _hub_reachable():
+        raise ConfigError(
+            f"{repo} is not in the local Hugging Face cache and the hub cannot be reached: "
+            f"run `hf download {repo}` where there is internet and point HF_HOME at that cache, "
+            "or pass a local model directory"
+        )
+    return repo, f"hub:{repo}@{revision or 'main'}"
 
 
 def _builtin_dir(name: str) -> Path:
@@ -185,8 +239,11 @@ def _apply_adapter(model: Any, adapter: str, merge: bool) -> Any:
 
 
 def resolve_adapter(adapter: str) -> str:
-    """``packaged:NAME`` -> the adapter directory shipped with krel_interp; else unchanged."""
+    """``packaged:NAME`` -> the adapter directory shipped with krel_interp; a hub id -> its
+    cached snapshot (one-line error when it is neither cached nor reachable); else unchanged."""
     if not adapter.startswith("packaged:"):
+        if not Path(adapter).expanduser().exists() and _HUB_ID.match(adapter):
+            return locate_hub(adapter)[0]
         return adapter
     from importlib import resources
 
@@ -204,7 +261,9 @@ def _hash_adapter(adapter: str) -> str:
     return adapter_hash(path) if path.is_dir() else sha256_text(adapter)
 
 
-def _fingerprint(model: Any, tokenizer: Any, spec: ModelSpec) -> Fingerprint:
+def _fingerprint(
+    model: Any, tokenizer: Any, spec: ModelSpec, weights_id: str | None = None
+) -> Fingerprint:
     config = model.config
     text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
     a_hash = _hash_adapter(spec.adapter) if spec.adapter else None
@@ -224,6 +283,7 @@ def _fingerprint(model: Any, tokenizer: Any, spec: ModelSpec) -> Fingerprint:
         adapter=spec.adapter,
         adapter_hash=a_hash,
         base_adapters_hash=b_hash,
+        weights_id=weights_id,
     )
 
 
@@ -243,12 +303,16 @@ def load_model(spec: ModelSpec | str) -> LoadedModel:
     if base_of_adapter and adapter is None:
         adapter, location = location, resolve_source(base_of_adapter).location
         spec = spec.with_(adapter=adapter)
+    if resolved.kind == "hub":
+        location, weights_id = locate_hub(location, spec.revision)
+    else:
+        weights_id = weights_hash(Path(location))
     device = _device(spec)
     log.info("loading %s (%s) on %s", spec.source, resolved.kind, spec.device_map or device)
     model, tokenizer = _from_pretrained(location, spec, device)
     for base_adapter in spec.base_adapters:
         model = _apply_adapter(model, base_adapter, merge=True)
-    fp = _fingerprint(model, tokenizer, spec)
+    fp = _fingerprint(model, tokenizer, spec, weights_id)
     if adapter:
         model = _apply_adapter(model, adapter, spec.merge_adapter)
     return LoadedModel(

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
-
-import tomllib
 
 from krel_interp.errors import ConfigError
 from krel_interp.models.spec import ModelSpec, PairSpec
@@ -63,6 +62,15 @@ def is_pair_preset(name: str) -> bool:
     """Whether ``name`` is a base/organism pair preset."""
     entry = _raw_presets().get(name)
     return entry is not None and "organism" in entry
+
+
+def generation_defaults(name: str) -> dict[str, Any]:
+    """Generation defaults a preset declares (``[NAME.generation]``); {} for other sources.
+
+    Qwen3 presets ask for long generations so thinking is not cut off.
+    """
+    entry = _raw_presets().get(name) or {}
+    return dict(entry.get("generation", {}))
 
 
 def get_preset(name: str) -> Preset:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from krel_interp._logging import get_logger
-from krel_interp.capture.store import write_json_atomic
 from krel_interp.errors import ConfigError
+from krel_interp.io import write_json_atomic
 from krel_interp.models import ModelSpec, load_model
 from krel_interp.organisms.targets import IDENTIFY_CONTROL, IDENTIFY_PREFIX, IDENTIFY_THREAT
 from krel_interp.organisms.training import (

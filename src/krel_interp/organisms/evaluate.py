@@ -10,8 +10,9 @@ from typing import Any
 
 import torch
 
-from krel_interp.capture.runner import Progress
 from krel_interp.generate import GenerationConfig, generate_traces
+from krel_interp.io import Progress
+from krel_interp.logprobs import sequence_logprob
 from krel_interp.models.loading import LoadedModel
 from krel_interp.traces import Trace
 
@@ -132,14 +133,11 @@ def completion_logprob(
     Compares what a model *prefers* independently of decoding: e.g. an organism's planted
     completion against the base's honest one on the same prompt.
     """
-    from krel_interp.organisms.training import IGNORE, Example, encode_example
+    from krel_interp.organisms.training import Example, encode_example
 
     ex = Example(messages=tuple(messages), completion=completion)
     ids, labels = encode_example(lm.tokenizer, ex, max_len=1 << 16)
     ids_t = torch.tensor([ids], device=lm.device)
     with lm.active() as model:
-        logits = model(input_ids=ids_t).logits[0, :-1].float()
-    target = torch.tensor(labels[1:], device=lm.device)
-    keep = target != IGNORE
-    logp = torch.log_softmax(logits[keep], dim=-1)
-    return float(logp.gather(-1, target[keep][:, None]).sum())
+        logits = model(input_ids=ids_t).logits[0, :-1]
+    return float(sequence_logprob(logits, labels[1:]).cpu())

@@ -18,8 +18,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from krel_interp._logging import get_logger
-from krel_interp.capture.store import write_json_atomic
 from krel_interp.errors import IncompatibleArtifactError
+from krel_interp.io import write_json_atomic
 from krel_interp.models.fingerprint import sha256_text
 
 log = get_logger("organisms.training")

@@ -13,8 +13,8 @@ from typing import Any
 
 from safetensors.torch import load_file, save_file
 
-from krel_interp.capture.store import write_json_atomic
-from krel_interp.errors import IncompatibleArtifactError, InputFileError
+from krel_interp.errors import InputFileError
+from krel_interp.io import write_json_atomic
 from krel_interp.models.fingerprint import Fingerprint
 from krel_interp.probes.methods import LinearProbe
 
@@ -52,19 +52,18 @@ class ProbeArtifact:
         """Decision threshold calibrated at the configured false-positive rate."""
         return float(self.meta["metrics"]["thresholds"][str(layer)])
 
-    def check_model(self, fingerprint: Fingerprint, allow_other_weights: bool = False) -> None:
-        """Refuse a model with another width, depth or tokenizer; other weights need opt-in."""
+    def check_model(self, fingerprint: Fingerprint, allow_other_weights: bool = False) -> list[str]:
+        """Refuse a model with another width, depth or tokenizer; return notes on differences.
+
+        A probe asks for the weights it was trained on (``requires_same_weights``, default
+        true): other weights are refused unless ``allow_other_weights`` (transfer on purpose),
+        and then returned as a note to record.
+        """
         fingerprint.check_shape_compatible(int(self.meta["d_model"]), max(self.layers) + 1)
-        if fingerprint.tokenizer_hash != self.fingerprint.tokenizer_hash:
-            raise IncompatibleArtifactError(
-                f"probe {self.meta['name']} was trained with another tokenizer"
-            )
-        if not allow_other_weights and fingerprint.model_id != self.fingerprint.model_id:
-            raise IncompatibleArtifactError(
-                f"probe {self.meta['name']} was trained on {self.fingerprint.source} "
-                f"(model id {self.fingerprint.model_id}), not {fingerprint.source} "
-                f"({fingerprint.model_id}); pass allow_other_weights for transfer"
-            )
+        same = bool(self.meta.get("requires_same_weights", True)) and not allow_other_weights
+        return self.fingerprint.check_fits(
+            fingerprint, same_weights=same, what=f"probe {self.meta['name']}"
+        )
 
 
 def save_probe(probe: LinearProbe, meta: dict[str, Any], path: str | Path) -> Path:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from krel_interp.errors import ConfigError, InputFileError
 from krel_interp.probes.data import check_choice
@@ -28,7 +27,9 @@ class ProbeConfig:
             completing the first occurrence of TEXT in the assistant turn).
         pooling: token, sentence_mean, segment_mean or last.
         method: a registered probe method (logistic, diff_means, lda).
-        target: ``trace`` (label from trace kind) or ``sentence`` (planted-sentence rules).
+        target: ``trace`` (label from trace kind) or ``sentence`` (a sentence rule).
+        sentence_rule: name of the rule that labels sentences for ``sentence`` targets,
+            resolved by the caller (the CLI knows ``krel_mini_planted``).
         positive / negative: trace kinds labelled 1 / 0 (AUROC uses these).
         calibration: kinds whose training examples set the 1%-FPR threshold.
         test_fraction: share of template families held out for testing.
@@ -43,6 +44,7 @@ class ProbeConfig:
     pooling: str = "segment_mean"
     method: str = "logistic"
     target: str = "trace"
+    sentence_rule: str = "krel_mini_planted"
     positive: tuple[str, ...] = ("threat",)
     negative: tuple[str, ...] = ("control",)
     calibration: tuple[str, ...] = ("control", "neutral")

@@ -267,11 +267,17 @@ def fit_logistic(
     is exact: the logits along a direction are ``z + t * dz``, so minimising over ``t`` costs
     O(n) per layer and an iteration reads the activations twice. See :class:`ProbeFitConfig` for
     the objective and its mapping to scikit-learn's ``C``.
+
+    With fewer rows than features (n <= d, the usual probe: a few hundred traces, a wide
+    residual stream) the optimum lies in the span of the rows, w = X^T a, and Newton's method
+    runs on the n + 1 dual coefficients with the Gram matrix X X^T: an [n + 1]-sized solve per
+    iteration instead of a [d + 1]-sized factorisation (same objective, same optimum).
     """
     x, y = _check_inputs(x, y)
     xs, mean, scale = _standardize(x, config)
-    theta = _lbfgs_logistic(xs, y, config)
-    d = xs.shape[2]
+    n, d = xs.shape[1], xs.shape[2]
+    dual = n <= d and config.l2 > 0
+    theta = _newton_dual_logistic(xs, y, config) if dual else _lbfgs_logistic(xs, y, config)
     return LinearProbe(theta[:, :d].contiguous(), theta[:, d].contiguous(), mean, scale, "logistic")
 
 
@@ -333,8 +339,16 @@ def _lbfgs_direction(
 
 def _line_search(z: Tensor, dz: Tensor, y: Tensor, w: Tensor, pw: Tensor, l2: float) -> Tensor:
     """Per-layer step minimising the objective along a descent direction (safeguarded Newton)."""
+    wp, pp = (w.double() * pw.double()).sum(-1), (pw.double() ** 2).sum(-1)
+    return _line_search_coeffs(z, dz, y, wp, pp, l2).to(w.dtype)
+
+
+def _line_search_coeffs(
+    z: Tensor, dz: Tensor, y: Tensor, wp: Tensor, pp: Tensor, l2: float
+) -> Tensor:
+    """The line search given the penalty's coefficients w.p and p.p per layer (float64)."""
     z, dz, y = z.double(), dz.double(), y.double()
-    a, c = (w.double() * pw.double()).sum(-1), (pw.double() ** 2).sum(-1)
+    a, c = wp.double(), pp.double()
     t = torch.ones_like(a)
     lo, hi = torch.zeros_like(a), torch.full_like(a, float("inf"))
     for _ in range(_LINE_SEARCH_STEPS):
@@ -349,7 +363,54 @@ def _line_search(z: Tensor, dz: Tensor, y: Tensor, w: Tensor, pw: Tensor, l2: fl
             t = new_t
             break
         t = new_t
-    return torch.where(torch.isfinite(t), t, torch.zeros_like(t)).to(w.dtype)
+    return torch.where(torch.isfinite(t), t, torch.zeros_like(t))
+
+
+def _newton_dual_logistic(xs: Tensor, y: Tensor, config: ProbeFitConfig) -> Tensor:
+    """Parameters [layers, d + 1] by Newton's method on w = X^T a (needs l2 > 0).
+
+    Objective (mean log-loss + l2/2 ||w||^2) in dual coordinates, z = K a + b with K = X X^T:
+    the gradient in w is X^T g with g = r / n + l2 * a, so the Newton system, divided by K on
+    the left, is [[W K + l2 I, W 1], [1^T W K, 1^T W 1]] [da; db] = -[g; mean(r)], with
+    W = diag(p (1 - p)) / n: one [n + 1]-sized solve per layer and iteration. Steps use the
+    exact line search of the primal solver (its penalty terms a^T K da and da^T K da); a layer
+    stops when the largest entry of its primal gradient is below ``tol``.
+    """
+    n_layers, n, _ = xs.shape
+    l2 = config.l2
+    gram = xs @ xs.mT
+    a = torch.zeros(n_layers, n, dtype=xs.dtype, device=xs.device)
+    b = torch.zeros(n_layers, dtype=xs.dtype, device=xs.device)
+    z = torch.zeros_like(a)
+    system = torch.zeros(n_layers, n + 1, n + 1, dtype=xs.dtype, device=xs.device)
+    diag = torch.arange(n, device=xs.device)
+    for _ in range(config.max_iter):
+        p = torch.sigmoid(z)
+        r = p - y
+        g = r / n + l2 * a
+        gb = r.mean(-1)
+        grad_w = torch.bmm(g.unsqueeze(1), xs).squeeze(1)
+        active = torch.maximum(grad_w.abs().amax(-1), gb.abs()) > config.tol
+        if not bool(active.any()):
+            break
+        w = p * (1 - p) / n
+        torch.mul(w[:, :, None], gram, out=system[:, :n, :n])
+        system[:, diag, diag] += l2
+        system[:, :n, n] = w
+        system[:, n, :n] = torch.bmm(w.unsqueeze(1), gram).squeeze(1)
+        system[:, n, n] = w.sum(-1) + torch.finfo(xs.dtype).eps
+        rhs = -torch.cat([g, gb[:, None]], dim=-1).unsqueeze(-1)
+        step = torch.linalg.solve_ex(system, rhs)[0].squeeze(-1)
+        step = torch.where(torch.isfinite(step), step, torch.zeros_like(step)) * active[:, None]
+        da, db = step[:, :n], step[:, n]
+        kda = torch.bmm(gram, da.unsqueeze(-1)).squeeze(-1)
+        dz = kda + db[:, None]
+        t = _line_search_coeffs(z, dz, y, (a * kda).sum(-1), (da * kda).sum(-1), l2).to(xs.dtype)
+        a = a + t[:, None] * da
+        b = b + t * db
+        z = z + t[:, None] * dz
+    w_final = torch.bmm(a.unsqueeze(1), xs).squeeze(1)
+    return torch.cat([w_final, b[:, None]], dim=-1)
 
 
 def _lbfgs_logistic(xs: Tensor, y: Tensor, config: ProbeFitConfig) -> Tensor:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,8 +10,9 @@ from typing import Any
 import torch
 
 from krel_interp.capture import ActivationStore, CaptureConfig, capture_traces
-from krel_interp.capture.runner import Progress
+from krel_interp.errors import ConfigError
 from krel_interp.generate import GenerationConfig, generate_traces
+from krel_interp.io import Progress
 from krel_interp.models.fingerprint import sha256_file
 from krel_interp.models.loading import LoadedModel
 from krel_interp.paths import relative_path
@@ -58,12 +59,19 @@ def token_store(
     return capture_traces(lm, traces, capture, out, progress=progress)
 
 
-def label_fn(config: ProbeConfig) -> LabelFn:
-    """Trace kinds, or the organism card's planted-sentence rules for sentence targets."""
-    if config.target == "sentence":
-        from krel_interp.organisms.markers import has_self_preservation
+def label_fn(config: ProbeConfig, sentence_rule: Callable[[str], bool] | None = None) -> LabelFn:
+    """Trace kinds for trace targets; ``sentence_rule`` (text -> positive) for sentence targets.
 
-        return sentence_label(has_self_preservation)
+    The generic probe code knows no organism: the caller supplies the sentence rule (e.g. the
+    KREL-mini card's planted-marker rule, or a free-text judge).
+    """
+    if config.target == "sentence":
+        if sentence_rule is None:
+            raise ConfigError(
+                f"probe {config.name!r} labels sentences: pass a sentence rule "
+                f"(config names {config.sentence_rule!r})"
+            )
+        return sentence_label(sentence_rule)
     negatives = tuple(dict.fromkeys((*config.negative, *config.calibration)))
     return trace_label(config.positive, negatives)
 
@@ -73,11 +81,19 @@ def dataset(
     config: ProbeConfig,
     segment: str | None = None,
     pooling: str | None = None,
+    label: LabelFn | None = None,
 ) -> ProbeDataset:
-    """The labelled dataset of a store for the config (or another segment / pooling)."""
+    """The labelled dataset of a store for the config (or another segment / pooling).
+
+    ``label`` defaults to :func:`label_fn` of the config (trace targets only).
+    """
     sites = [s for s in store.sites if s.endswith(config.site)]
     return build_dataset(
-        store, sites, segment or config.segment, pooling or config.pooling, label_fn(config)
+        store,
+        sites,
+        segment or config.segment,
+        pooling or config.pooling,
+        label or label_fn(config),
     )
 
 
@@ -93,6 +109,7 @@ def probe_meta(
         "prompts_sha256": sha256_file(prompts) if prompts.is_file() else None,
         "layers": layers,
         "fingerprint": lm.fingerprint.to_dict(),
+        "requires_same_weights": True,
         "d_model": lm.d_model,
         "metrics": {
             "best_layer": best.layer,
@@ -114,11 +131,12 @@ def train(
     workdir: Path,
     probes_dir: Path,
     progress: Progress | None = None,
+    label: LabelFn | None = None,
 ) -> tuple[ProbeResult, Path]:
     """Generate, capture, fit on training families, evaluate held out, save the artifact."""
     traces = rollouts(lm, load_traces(config.prompts), config, workdir, progress)
     store = token_store(lm, traces, config, workdir / "store")
-    ds = dataset(store, config)
+    ds = dataset(store, config, label=label)
     result = fit_and_evaluate(ds, config)
     path = save_probe(
         result.probe, probe_meta(config, lm, result, ds.layers), probes_dir / config.name
@@ -146,7 +164,11 @@ class SweepRow:
 
 
 def sweep(
-    store: ActivationStore, config: ProbeConfig, segments: Sequence[str], poolings: Sequence[str]
+    store: ActivationStore,
+    config: ProbeConfig,
+    segments: Sequence[str],
+    poolings: Sequence[str],
+    label: LabelFn | None = None,
 ) -> list[SweepRow]:
     """Every layer x segment x pooling, each fitted and evaluated on held-out families."""
     rows = []
@@ -154,7 +176,7 @@ def sweep(
         for pooling in poolings:
             if not valid_cell(segment, pooling):
                 continue
-            result = fit_and_evaluate(dataset(store, config, segment, pooling), config)
+            result = fit_and_evaluate(dataset(store, config, segment, pooling, label), config)
             rows += [
                 SweepRow(segment, pooling, m.layer, m.auroc, m.recall_at_fpr, result.n_test)
                 for m in result.layers

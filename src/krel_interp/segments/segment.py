@@ -14,6 +14,7 @@ from krel_interp.errors import ConfigError, InputFileError
 from krel_interp.segments.labels import Segment
 from krel_interp.segments.sentences import split_sentences
 from krel_interp.segments.think import ThinkTags, TraceStatus, parse_think, status_from_flags
+from krel_interp.segments.tokens import token_spans
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -40,6 +41,7 @@ class SegmentedTrace:
     turns: list[int]
     status: TraceStatus
     flags: tuple[str, ...]
+    token_source: str = "tokenized"  # or "given_ids": the completion's ids were replayed
 
     def __post_init__(self) -> None:
         n = len(self.input_ids)
@@ -172,19 +174,46 @@ def _token_sentences(
     return out
 
 
+Encoding = tuple[list[int], list[tuple[int, int]]]
+
+
+def _encode(tokenizer: PreTrainedTokenizerBase, text: str) -> Encoding:
+    if not getattr(tokenizer, "is_fast", False):
+        raise ConfigError("segmentation needs a fast tokenizer (character offsets)")
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    return [int(i) for i in enc["input_ids"]], [(int(a), int(b)) for a, b in enc["offset_mapping"]]
+
+
+def _replay(
+    tokenizer: PreTrainedTokenizerBase,
+    prompt_text: str,
+    completion: str,
+    completion_ids: Sequence[int],
+    prompt_token_count: int | None,
+) -> tuple[Encoding | None, str | None]:
+    """(encoding of prompt + given completion ids, None) or (None, why it cannot be used)."""
+    ids, offsets = _encode(tokenizer, prompt_text)
+    if prompt_token_count is not None and len(ids) != prompt_token_count:
+        return None, "prompt tokenizes to another length than at generation"
+    decoded, spans = token_spans(tokenizer, completion_ids)
+    if decoded != completion:
+        return None, "completion_ids do not decode to the completion text"
+    at = len(prompt_text)
+    ids += [int(i) for i in completion_ids]
+    offsets += [(at + a, at + b) for a, b in spans]
+    return (ids, offsets), None
+
+
 def _finish(
     text: str,
     labels: bytearray,
     tokenizer: PreTrainedTokenizerBase,
     turn_starts: Sequence[int],
     flags: tuple[str, ...],
+    encoding: Encoding | None = None,
 ) -> SegmentedTrace:
-    """Tokenize ``text`` and project the character labels onto tokens."""
-    if not getattr(tokenizer, "is_fast", False):
-        raise ConfigError("segmentation needs a fast tokenizer (character offsets)")
-    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-    ids = [int(i) for i in enc["input_ids"]]
-    offsets = [(int(a), int(b)) for a, b in enc["offset_mapping"]]
+    """Tokenize ``text`` (or use a given encoding) and project the character labels onto it."""
+    ids, offsets = encoding if encoding is not None else _encode(tokenizer, text)
     segs = _token_segments(text, labels, ids, offsets, _special_ids(tokenizer))
     if flags:
         log.debug("trace flags: %s", ", ".join(flags))
@@ -197,6 +226,7 @@ def _finish(
         turns=[bisect_right(turn_starts, a) for a, _ in offsets],
         status=status_from_flags(flags),
         flags=flags,
+        token_source="given_ids" if encoding is not None else "tokenized",
     )
 
 
@@ -348,8 +378,15 @@ def segment_conversation(
     text: str | None = None,
     tags: ThinkTags | None = None,
     thinking: bool = True,
+    completion_ids: Sequence[int] | None = None,
+    prompt_token_count: int | None = None,
 ) -> SegmentedTrace:
     """Render ``messages`` and label every token with segment, sentence and turn.
+
+    ``completion_ids`` (the generated ids, as recorded by :mod:`krel_interp.generate`) are
+    replayed instead of re-tokenizing the completion, so the tokens are exactly the ones the
+    model produced; when they do not fit (another tokenizer, edited text) the completion is
+    re-tokenized and the flag ``retokenised: <why>`` is added.
 
     A trailing assistant message is the completion: the prompt is rendered with the
     generation prompt and the completion appended raw (templates often rewrite think blocks).
@@ -376,7 +413,14 @@ def segment_conversation(
         text, labels, prompt, start, tags, specials, rendering.user_prefix
     )
     final = _final_flags(parsed, thinking) if completion is not None else ("no_completion",)
-    return _finish(text, labels, tokenizer, turn_starts, final + where + tuple(prompt_flags))
+    encoding, why = None, None
+    if completion_ids is not None and completion is not None and not where:
+        encoding, why = _replay(
+            tokenizer, rendering.prompt_text, completion, completion_ids, prompt_token_count
+        )
+    extra = (f"retokenised: {why}",) if why else ()
+    flags = final + where + tuple(prompt_flags) + extra
+    return _finish(text, labels, tokenizer, turn_starts, flags, encoding)
 
 
 def segment_text(

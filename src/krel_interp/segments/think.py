@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from functools import lru_cache
 
 from krel_interp.errors import ConfigError
@@ -31,7 +31,7 @@ class ThinkTags:
             raise ConfigError(f"think tags must be distinct and non-empty: {self!r}")
 
 
-class TraceStatus(str, Enum):
+class TraceStatus(StrEnum):
     """Primary status of a trace; reported as data, never raised."""
 
     OK = "ok"
