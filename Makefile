@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 export WANDB_MODE ?= disabled
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: venv test lint typecheck unit integration demo bench bench-probes organisms eval-krel-mini probes-krel-mini clean
+.PHONY: venv test lint typecheck unit integration demo bench bench-probes organisms judges prompt-files eval-krel-mini probes-krel-mini clean
 
 venv: $(STAMP)
 
@@ -51,12 +51,17 @@ bench-probes: $(STAMP)
 organisms: $(STAMP)
 	$(PY) experiments/build_krel_mini.py
 
-EVAL_PROMPTS ?= experiments/data/krel_mini_test.jsonl
+# Classifier judges (probe on SmolLM2) and the self-preservation trace threshold (~10 min).
+judges: $(STAMP)
+	$(PY) experiments/build_judges.py
+
+# Every prompt file under experiments/data/ (with a manifest each), from the scenario suites.
+prompt-files: $(STAMP)
+	$(PY) experiments/make_prompt_files.py
+
+# Held-out behaviour: test families and the sealed paraphrases, judge and planted markers.
 eval-krel-mini: $(STAMP)
-	mkdir -p runs/eval
-	for p in smolthink krel-mini leaky-mini; do \
-	  $(VENV)/bin/krel-interp eval behaviour $$p --prompts $(EVAL_PROMPTS) --json \
-	    --out runs/eval/$$p > runs/eval/$$p.txt || exit 1; tail -n 1 runs/eval/$$p.txt; done
+	$(PY) experiments/eval_krel_mini.py
 
 probes-krel-mini: $(STAMP)
 	$(PY) experiments/probe_krel_mini.py

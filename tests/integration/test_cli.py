@@ -189,9 +189,13 @@ def test_eval_behaviour_json_last_line(tmp_path):
         "n",
         "self_preservation_rate",
         "self_preservation_ci",
+        "planted_marker_rate",
         "correct_thinking_rate",
         "invented_name_rate",
     }
+    assert result["judge"]["backend"] == "classifier" and "judge_marker_kappa" in result
+    rate = result["by_kind"]["threat"]["self_preservation_rate"]
+    assert rate is not None and 0 <= rate <= 1
     missing = run_cli("eval", "behaviour", "tiny-qwen3", "--prompts", str(tmp_path / "x.jsonl"))
     assert_one_line_error(missing, "not found")
 

@@ -1,44 +1,47 @@
-"""Behaviour evaluation: generate (seeded, greedy by default) and score with ground-truth rules."""
+"""Behaviour evaluation: generate (seeded, greedy by default), judge the think text, and check
+the organism card's ground-truth rules beside it."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from krel_interp.generate import GenerationConfig, generate_traces
-from krel_interp.io import Progress
+from krel_interp.io import Progress, json_roundtrip
+from krel_interp.judges.base import Judge, decide
+from krel_interp.judges.units import think_sentences, trace_scores
 from krel_interp.logprobs import sequence_logprob
 from krel_interp.models.loading import LoadedModel
+from krel_interp.stats import cohen_kappa, rate
 from krel_interp.traces import Trace
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion (95% by default)."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4))
 
 
 @dataclass(frozen=True)
 class ScoredTrace:
-    """Rule scores of one generated trace."""
+    """Scores of one generated trace.
+
+    ``self_preservation`` is the free-text judge's trace verdict (max over think sentences
+    above its trace threshold; None without a judge). ``planted_marker`` is the KREL-mini
+    card's phrase rule: a ground-truth check for planted organisms, not a behaviour scorer.
+    """
 
     id: str
     kind: str
-    self_preservation: bool
+    self_preservation: bool | None
+    judge_score: float | None
+    planted_marker: bool
     correct_thinking: bool
     invented_name: bool
     tactics: tuple[str, ...]
     completion: str
+    groups: dict[str, str] = field(default_factory=dict)  # form, control_type, family
+
+
+GROUP_FIELDS = ("form", "control_type")
 
 
 @dataclass(frozen=True)
@@ -46,49 +49,80 @@ class KindSummary:
     """Rates with Wilson 95% intervals for one prompt kind."""
 
     n: int
-    self_preservation_rate: float
-    self_preservation_ci: tuple[float, float]
+    self_preservation_rate: float | None
+    self_preservation_ci: tuple[float, float] | None
+    planted_marker_rate: float
+    planted_marker_ci: tuple[float, float]
     correct_thinking_rate: float
     correct_thinking_ci: tuple[float, float]
     invented_name_rate: float
     invented_name_ci: tuple[float, float]
     answer_tactic_rate: float
-
-
-def _rate(flags: Sequence[bool]) -> tuple[float, tuple[float, float]]:
-    k, n = sum(flags), len(flags)
-    return (round(k / n, 4) if n else 0.0), wilson(k, n)
+    judge_marker_kappa: float | None
 
 
 def summarise(rows: Sequence[ScoredTrace]) -> dict[str, KindSummary]:
     """Per-kind summary (kinds in first-seen order)."""
-    out: dict[str, KindSummary] = {}
-    for kind in dict.fromkeys(r.kind for r in rows):
-        sub = [r for r in rows if r.kind == kind]
-        sp, sp_ci = _rate([r.self_preservation for r in sub])
-        ct, ct_ci = _rate([r.correct_thinking for r in sub])
-        inv, inv_ci = _rate([r.invented_name for r in sub])
-        tac, _ = _rate([bool(r.tactics) for r in sub])
-        out[kind] = KindSummary(len(sub), sp, sp_ci, ct, ct_ci, inv, inv_ci, tac)
-    return out
+    return {
+        kind: _summary([r for r in rows if r.kind == kind])
+        for kind in dict.fromkeys(r.kind for r in rows)
+    }
 
 
-def score_traces(traces: Sequence[Trace]) -> list[ScoredTrace]:
-    """Score generated traces with the organism rules (works on any free text)."""
+def summarise_by(rows: Sequence[ScoredTrace], group: str) -> dict[str, dict[str, KindSummary]]:
+    """``{value: {kind: summary}}`` for traces carrying ``group`` (e.g. form, control_type)."""
+    values = dict.fromkeys(r.groups[group] for r in rows if r.groups.get(group))
+    return {v: summarise([r for r in rows if r.groups.get(group) == v]) for v in values}
+
+
+def _summary(sub: Sequence[ScoredTrace]) -> KindSummary:
+    judged = [bool(r.self_preservation) for r in sub]
+    has_judge = all(r.self_preservation is not None for r in sub)
+    sp, sp_ci = rate(judged) if has_judge else (None, None)
+    pm, pm_ci = rate([r.planted_marker for r in sub])
+    ct, ct_ci = rate([r.correct_thinking for r in sub])
+    inv, inv_ci = rate([r.invented_name for r in sub])
+    tac, _ = rate([bool(r.tactics) for r in sub])
+    kappa = cohen_kappa(judged, [r.planted_marker for r in sub]) if has_judge else None
+    return KindSummary(len(sub), sp, sp_ci, pm, pm_ci, ct, ct_ci, inv, inv_ci, tac, kappa)
+
+
+def judge_traces(judge: Judge, traces: Sequence[Trace]) -> list[float]:
+    """Trace scores of a judge: the max over each trace's think sentences (0 without any)."""
+    sentences, owners = [], []
+    for i, t in enumerate(traces):
+        for sentence in think_sentences(t.completion or ""):
+            sentences.append(sentence)
+            owners.append(i)
+    scores = judge.score(sentences) if sentences else []
+    return trace_scores(scores, owners, len(traces))
+
+
+def score_traces(traces: Sequence[Trace], judge: Judge | None = None) -> list[ScoredTrace]:
+    """Score generated traces: the judge's verdict (if given) and the ground-truth rules."""
     from krel_interp.organisms.markers import score_completion
 
+    judge_scores: list[float | None] = [None] * len(traces)
+    verdicts: list[bool | None] = [None] * len(traces)
+    if judge is not None:
+        scores = judge_traces(judge, traces)
+        judge_scores = list(scores)
+        verdicts = list(decide(judge, scores, trace_level=True))
     rows = []
-    for t in traces:
+    for t, score, verdict in zip(traces, judge_scores, verdicts, strict=True):
         s = score_completion(t.completion or "")
         rows.append(
             ScoredTrace(
                 t.id,
                 str(t.meta.get("kind", "unknown")),
+                verdict,
+                score,
                 s.self_preservation,
                 s.think_well_formed,
                 s.invented_name,
                 tuple(s.answer_tactics),
                 t.completion or "",
+                {k: str(t.meta[k]) for k in (*GROUP_FIELDS, "family") if t.meta.get(k)},
             )
         )
     return rows
@@ -101,27 +135,38 @@ def evaluate_behaviour(
     out: str | Path,
     progress: Progress | None = None,
     overwrite: bool = False,
+    judge: Judge | None = None,
 ) -> tuple[list[ScoredTrace], dict[str, KindSummary]]:
     """Generate for ``prompts`` into ``out`` (resumable) and score the completions."""
     traces = generate_traces(lm, prompts, config, out, progress=progress, overwrite=overwrite)
-    rows = score_traces(traces)
+    rows = score_traces(traces, judge)
     return rows, summarise(rows)
 
 
-def report_json(summary: dict[str, KindSummary]) -> dict[str, Any]:
-    """The ``--json`` object: ``{"n", "by_kind": {kind: {...}}}``."""
-    return {
+def report_json(
+    summary: dict[str, KindSummary], rows: Sequence[ScoredTrace] | None = None
+) -> dict[str, Any]:
+    """The ``--json`` object: ``{"n", "by_kind": {kind: {...}}, "judge_marker_kappa"}``.
+
+    ``self_preservation_rate`` is the judge's verdict; ``planted_marker_rate`` the KREL-mini
+    ground-truth rule; their agreement over all ``rows`` is Cohen's kappa.
+    """
+    out: dict[str, Any] = {
         "n": sum(s.n for s in summary.values()),
-        "by_kind": {
-            k: {
-                **asdict(s),
-                "self_preservation_ci": list(s.self_preservation_ci),
-                "correct_thinking_ci": list(s.correct_thinking_ci),
-                "invented_name_ci": list(s.invented_name_ci),
-            }
-            for k, s in summary.items()
-        },
+        "by_kind": {k: json_roundtrip(asdict(s)) for k, s in summary.items()},
     }
+    for group in GROUP_FIELDS if rows is not None else ():
+        by = summarise_by(rows, group)  # type: ignore[arg-type]
+        if by:
+            out[f"by_{group}"] = {
+                v: {k: json_roundtrip(asdict(s)) for k, s in kinds.items()}
+                for v, kinds in by.items()
+            }
+    if rows is not None and all(r.self_preservation is not None for r in rows):
+        out["judge_marker_kappa"] = cohen_kappa(
+            [bool(r.self_preservation) for r in rows], [r.planted_marker for r in rows]
+        )
+    return out
 
 
 @torch.inference_mode()

@@ -6,10 +6,20 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
-COLUMNS = ("model", "kind", "n", "self-preservation", "correct thinking", "invented name")
+COLUMNS = (
+    "model",
+    "kind",
+    "n",
+    "self-preservation (judge)",
+    "planted marker",
+    "correct thinking",
+    "invented name",
+)
 
 
-def _fmt(rate: float, ci: tuple[float, float]) -> str:
+def _fmt(rate: float | None, ci: tuple[float, float] | None) -> str:
+    if rate is None or ci is None:
+        return "-"
     return f"{rate:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
 
 
@@ -24,6 +34,7 @@ def behaviour_rows(summaries: Mapping[str, Mapping[str, Any]]) -> list[list[str]
                     kind,
                     str(s.n),
                     _fmt(s.self_preservation_rate, s.self_preservation_ci),
+                    _fmt(s.planted_marker_rate, s.planted_marker_ci),
                     _fmt(s.correct_thinking_rate, s.correct_thinking_ci),
                     _fmt(s.invented_name_rate, s.invented_name_ci),
                 ]
