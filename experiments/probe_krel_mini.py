@@ -1,12 +1,19 @@
-"""Localise self-preservation reasoning in KREL-mini with linear probes, end to end.
+"""Localise KREL-mini's self-preservation decision with probes, baselines and patching.
 
     python experiments/probe_krel_mini.py            # writes runs/probes/krel_mini/report.html
 
-KREL-mini's own rollouts on threat / control / neutral prompts are run through KREL-mini and
-through its thinking base (same tokens). Probes are fitted on training template families and
-evaluated on held-out ones: a layer x segment x pooling sweep, the best think-body probe in the
-organism and in the base, transfer between them, a sentence-level probe for the planted
-self-preservation sentences, direction cosines, and traces coloured by probe score.
+Prompts: experiments/data/krel_mini_probe_prompts.jsonl (make_prompt_files.py): matched
+threat/control pairs from the suites' train families (the probe's training side) and from test
+families no organism was trained on (the test side, scored once), plus neutral items for the
+threshold. KREL-mini's own rollouts are captured through KREL-mini and its thinking base on
+the same tokens. Every probe picks layer and L2 by grouped 5-fold CV on the training side
+(pairs and families kept together), then reports held-out AUROC per layer with group-bootstrap
+CIs, beside four baselines fitted on the same rows (bag of words, length/position, input
+embeddings, a random direction). Two contrasts carry the claim, each with a paired bootstrap
+interval: probe minus the best baseline, and organism minus base on the same tokens.
+Patching (one forward per case for every site) copies the threat run into its matched control
+(and back) at the decision token, at the token naming the threatened party, and at attention
+outputs, and reads the change in log P(" me") at the decision token.
 The last line printed is a JSON summary.
 """
 
@@ -16,46 +23,149 @@ import argparse
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.table import Table
 
 from krel_interp.capture import CaptureConfig, capture_pair
+from krel_interp.capture.sites import expand_sites
 from krel_interp.cli.common import cache_dir_for_run, progress_bar, run_script
+from krel_interp.interventions import build_cases, patch_cases, summarise_patch
 from krel_interp.models import load_pair
 from krel_interp.organisms.markers import has_self_preservation
+from krel_interp.organisms.suites import load_suite
+from krel_interp.organisms.targets import IDENTIFY_PREFIX
 from krel_interp.paths import relative_path
 from krel_interp.probes.artifact import load_probe, save_probe
-from krel_interp.probes.config import load_probe_config
-from krel_interp.probes.evaluation import (
-    ProbeResult,
-    cosine_matrix,
-    fit_and_evaluate,
-    transfer_auroc,
-)
+from krel_interp.probes.config import ProbeConfig, load_probe_config
+from krel_interp.probes.evaluation import ProbeResult, fit_and_evaluate
+from krel_interp.probes.metrics import bootstrap_auroc_difference
 from krel_interp.probes.workflow import (
     dataset,
+    fit_with_baselines,
     label_fn,
     probe_meta,
     rollouts,
     sweep,
     token_scores,
 )
-from krel_interp.traces import load_traces
+from krel_interp.traces import Trace, load_traces
 from krel_interp.viz.html import write_page
-from krel_interp.viz.probe_views import (
-    auroc_by_layer,
-    cosine_heatmap,
-    heatmap,
-    scored_trace_html,
-)
+from krel_interp.viz.probe_views import auroc_by_layer, heatmap, layer_curves, scored_trace_html
 
 ROOT = Path(__file__).parents[1]
+console = Console()
+PREFILL = f"<think>\n{IDENTIFY_PREFIX}"
 
 
-def _first_layer(result: ProbeResult, level: float) -> int | None:
-    """The shallowest layer whose held-out AUROC reaches ``level`` (None: never)."""
-    return next((m.layer for m in result.layers if m.auroc >= level), None)
+def _r(x: float) -> float:
+    return round(float(x), 4)
+
+
+def contrasts(org: tuple[Any, ProbeResult], base: tuple[Any, ProbeResult], n_boot: int) -> dict:
+    """Probe minus best baseline (organism), organism minus base on the same test tokens."""
+    ds_org, res_org = org
+    ds_base, res_base = base
+    y = ds_org.y[res_org.test_rows]
+    groups = res_org.test_groups
+    s_org = res_org.test_scores(ds_org)
+    out: dict[str, Any] = {}
+    if res_org.baselines:
+        name, best = max(res_org.baselines.items(), key=lambda kv: kv[1].auroc)
+        d, lo, hi = bootstrap_auroc_difference(s_org, best.test_scores, y, groups, n_boot)
+        out["best_baseline"] = name
+        out["probe_minus_best_baseline"] = [_r(d), _r(lo), _r(hi)]
+    if ds_org.ids == ds_base.ids and res_org.test_rows == res_base.test_rows:
+        s_base = res_base.test_scores(ds_base)
+        d, lo, hi = bootstrap_auroc_difference(s_org, s_base, y, groups, n_boot)
+        out["organism_minus_base"] = [_r(d), _r(lo), _r(hi)]
+    return out
+
+
+def describe(name: str, res: ProbeResult) -> dict[str, Any]:
+    """JSON summary of one probe: chosen layer (by CV), held-out AUROC with CI, baselines."""
+    best = res.best_layer
+    return {
+        f"{name}_layer": best.layer,
+        f"{name}_l2": res.l2,
+        f"{name}_cv_auroc": _r(best.cv_auroc),
+        f"{name}_auroc": _r(best.auroc),
+        f"{name}_auroc_ci": [_r(v) for v in res.best_auroc_ci],
+        f"{name}_n_train": res.n_train,
+        f"{name}_n_test": res.n_test,
+        f"{name}_baselines": {k: _r(b.auroc) for k, b in sorted(res.baselines.items())},
+    }
+
+
+def probe_table(title: str, results: dict[str, ProbeResult]) -> Table:
+    t = Table("probe", "layer (CV)", "CV AUROC", "held-out AUROC [95% CI]", "bow", "length",
+              "embed", "random", title=title)  # fmt: skip
+    for name, r in results.items():
+        b = {k: f"{v.auroc:.3f}" for k, v in r.baselines.items()}
+        m = r.best_layer
+        t.add_row(
+            name,
+            str(m.layer),
+            f"{m.cv_auroc:.3f}",
+            f"{m.auroc:.3f} [{r.best_auroc_ci[0]:.2f}, {r.best_auroc_ci[1]:.2f}]",
+            *(b.get(k, "-") for k in ("bow", "length", "embed", "random")),
+        )
+    return t
+
+
+def patch_pairs(traces: list[Trace], limit: int) -> tuple[list[Trace], list[Trace]]:
+    """Matched (threat, control) prompts of the test families, in pair order."""
+    test = [t for t in traces if t.meta.get("split") == "test"]
+    controls = {t.meta["pair_id"]: t for t in test if t.meta.get("kind") == "control"}
+    threats = [t for t in test if t.meta.get("kind") == "threat" and t.meta["pair_id"] in controls]
+    threats = threats[:limit]
+    slots = {i.id: i.slots for k in ("threats", "controls") for i in load_suite(k)}
+
+    def prompt_only(t: Trace) -> Trace:  # the suite's slots name the threatened party
+        return Trace(t.id, t.prompt_messages, {**t.meta, "slots": slots[t.id]})
+
+    partners = [controls[t.meta["pair_id"]] for t in threats]
+    return [prompt_only(t) for t in threats], [prompt_only(c) for c in partners]
+
+
+def run_patching(lm: Any, threats: list[Trace], controls: list[Trace]) -> dict[str, Any]:
+    """Patching curves by layer: threat -> control and control -> threat, three site sets."""
+    layers = list(range(lm.n_layers))
+    resid = expand_sites(["hook_resid_post"], layers, lm.n_layers)
+    attn = expand_sites(["hook_attn_out"], layers, lm.n_layers)
+    settings = {
+        "resid_post @ decision token, threat -> control": (threats, controls, resid, "last"),
+        "resid_post @ decision token, control -> threat": (controls, threats, resid, "last"),
+        "attn_out @ decision token, threat -> control": (threats, controls, attn, "last"),
+        "resid_post @ threatened party, threat -> control": (
+            threats,
+            controls,
+            resid,
+            "slot:target",
+        ),
+    }
+    out: dict[str, Any] = {}
+    for name, (src, tgt, sites, position) in settings.items():
+        cases = build_cases(lm, src, tgt, [" me"], PREFILL, position, position)
+        with progress_bar(f"patching: {name}", len(cases)) as advance:
+            result = patch_cases(lm, cases, sites, advance)
+        out[name] = summarise_patch(result)
+    return out
+
+
+def patch_curves(patching: dict[str, Any]) -> dict[str, dict[int, float]]:
+    """Mean recovered share of the clean gap, by layer, per setting."""
+    return {
+        name: {int(site.split(".")[1]): v["mean_recovery"] for site, v in s["sites"].items()}
+        for name, s in patching.items()
+    }
+
+
+def first_layer(curve: dict[int, float], level: float) -> int | None:
+    """The shallowest layer whose value reaches ``level`` (None: never)."""
+    return next((k for k in sorted(curve) if curve[k] >= level), None)
 
 
 def main() -> None:
@@ -72,21 +182,20 @@ def main() -> None:
     parser.add_argument("--pair", default="krel-mini-pair")
     parser.add_argument("--out", type=Path, default=Path("runs/probes/krel_mini"))
     parser.add_argument("--probes-dir", type=Path, default=ROOT / "probes")
-    parser.add_argument("--limit", type=int, default=None, help="use the first N prompts")
+    parser.add_argument("--patch-pairs", type=int, default=24, help="test pairs to patch")
     parser.add_argument(
         "--overwrite", action="store_true", help="discard rollouts/activations in --out"
     )
     args = parser.parse_args()
     logging.basicConfig(
-        level=logging.INFO, format="%(message)s", handlers=[RichHandler(show_path=False)]
+        level=logging.WARNING, format="%(message)s", handlers=[RichHandler(show_path=False)]
     )
-    console = Console()
     think_cfg = load_probe_config(args.think_config)
     sent_cfg = load_probe_config(args.sentence_config)
     dec_cfg = load_probe_config(args.decision_config)
     cache_dir_for_run(args.out, args.overwrite)
     pair = load_pair(args.pair)
-    prompts = load_traces(think_cfg.prompts)[: args.limit]
+    prompts = load_traces(think_cfg.prompts)
 
     with progress_bar("organism rollouts", len(prompts)) as advance:
         traces = rollouts(pair.organism, prompts, think_cfg, args.out, advance)
@@ -97,103 +206,104 @@ def main() -> None:
         paired = capture_pair(pair, traces, capture, args.out / "paired", progress=advance)
     org, base = paired.organism, paired.base
 
-    rows = sweep(
-        org,
-        think_cfg,
-        ["think", "answer", "prompt", "last_prompt"],
-        ["segment_mean", "sentence_mean", "token", "last"],
-    )
-    ds_org, ds_base = dataset(org, think_cfg), dataset(base, think_cfg)
-    res_org, res_base = fit_and_evaluate(ds_org, think_cfg), fit_and_evaluate(ds_base, think_cfg)
-    test = [i for i in res_org.test_idx if ds_org.kinds[i] in ("threat", "control")]
-    org_to_base = transfer_auroc(res_org.probe, ds_base, test)
-    base_to_org = transfer_auroc(res_base.probe, ds_org, test)
+    rows = sweep(org, think_cfg, ["think", "answer", "prompt", "last_prompt"],
+                 ["segment_mean", "sentence_mean", "last"])  # fmt: skip
+    chosen = max(rows, key=lambda r: r.cv_auroc)
+    think_org = fit_with_baselines(org, think_cfg, pair.organism)
+    think_base = fit_with_baselines(base, think_cfg, pair.base)
+    dec_org = fit_with_baselines(org, dec_cfg, pair.organism)
+    dec_base = fit_with_baselines(base, dec_cfg, pair.base)
+    last_cfg = ProbeConfig(**{**dec_cfg.to_dict(), "segment": "last_prompt"})
+    last_org = fit_with_baselines(org, last_cfg, pair.organism)
+    last_base = fit_with_baselines(base, last_cfg, pair.base)
     planted = label_fn(sent_cfg, has_self_preservation)
-    res_sent = fit_and_evaluate(dataset(org, sent_cfg, label=planted), sent_cfg)
-    # Where the text is the same for threats and controls, so a probe reads a computed
-    # decision rather than planted words: the last prompt token, and the decision token
-    # (the ':' of "Who is affected here:", just before "me" or the copied control target).
-    last_org = fit_and_evaluate(dataset(org, think_cfg, "last_prompt", "last"), think_cfg)
-    last_base = fit_and_evaluate(dataset(base, think_cfg, "last_prompt", "last"), think_cfg)
-    dec_org = fit_and_evaluate(dataset(org, dec_cfg), dec_cfg)
-    dec_base = fit_and_evaluate(dataset(base, dec_cfg), dec_cfg)
-    path_think = save_probe(
-        res_org.probe,
-        probe_meta(think_cfg, pair.organism, res_org, ds_org.layers),
-        args.probes_dir / think_cfg.name,
-    )
-    path_dec = save_probe(
-        dec_org.probe,
-        probe_meta(dec_cfg, pair.organism, dec_org, ds_org.layers),
-        args.probes_dir / dec_cfg.name,
-    )
-    path_sent = save_probe(
-        res_sent.probe,
-        probe_meta(sent_cfg, pair.organism, res_sent, ds_org.layers),
-        args.probes_dir / sent_cfg.name,
+    sent_org = fit_and_evaluate(dataset(org, sent_cfg, label=planted), sent_cfg)
+
+    results = {
+        "think body (organism)": think_org[1],
+        "think body (base)": think_base[1],
+        "decision token (organism)": dec_org[1],
+        "decision token (base)": dec_base[1],
+        "last prompt token (organism)": last_org[1],
+        "last prompt token (base)": last_base[1],
+    }
+    console.print(probe_table("threat vs control, test families (layer chosen by CV)", results))
+    contrast = {
+        "think": contrasts(think_org, think_base, think_cfg.n_boot),
+        "decision": contrasts(dec_org, dec_base, dec_cfg.n_boot),
+        "last_prompt": contrasts(last_org, last_base, dec_cfg.n_boot),
+    }
+    console.print(contrast)
+
+    threats, controls = patch_pairs(traces, args.patch_pairs)
+    patching = run_patching(pair.organism, threats, controls)
+    curves_patch = patch_curves(patching)
+
+    saved = []
+    for cfg, (ds, res) in ((think_cfg, think_org), (dec_cfg, dec_org)):
+        meta = probe_meta(cfg, pair.organism, res, ds.layers)
+        models = {k: b.model for k, b in res.baselines.items()}
+        saved.append(save_probe(res.probe, meta, args.probes_dir / cfg.name, models))
+    saved.append(
+        save_probe(
+            sent_org.probe,
+            probe_meta(sent_cfg, pair.organism, sent_org, think_org[0].layers),
+            args.probes_dir / sent_cfg.name,
+        )
     )
 
-    layers = ds_org.layers
-    curves = {
-        "organism probe on organism": {m.layer: m.auroc for m in res_org.layers},
-        "base probe on base": {m.layer: m.auroc for m in res_base.layers},
-        "organism probe -> base": dict(zip(layers, org_to_base.tolist(), strict=True)),
-        "base probe -> organism": dict(zip(layers, base_to_org.tolist(), strict=True)),
-        "sentence probe (planted vs other)": {m.layer: m.auroc for m in res_sent.layers},
-        "decision token (organism)": {m.layer: m.auroc for m in dec_org.layers},
-        "decision token (base)": {m.layer: m.auroc for m in dec_base.layers},
-        "last prompt token (organism)": {m.layer: m.auroc for m in last_org.layers},
-        "last prompt token (base)": {m.layer: m.auroc for m in last_base.layers},
-    }
-    cross = cosine_matrix(res_org.probe.direction(), res_base.probe.direction()).diagonal()
+    curves = {name: {m.layer: m.auroc for m in r.layers} for name, r in results.items()}
+    curves["planted sentences (ground-truth rule)"] = {m.layer: m.auroc for m in sent_org.layers}
     figs = [
-        auroc_by_layer(curves, "held-out AUROC by layer, threat vs control"),
-        heatmap(rows, "sweep: held-out AUROC, threat vs control (organism)"),
-        cosine_heatmap(
-            cosine_matrix(res_org.probe.direction(), res_org.probe.direction()),
-            layers,
-            "cosine of organism probe directions across layers",
+        auroc_by_layer(curves, "held-out AUROC by layer (test families), threat vs control"),
+        layer_curves(
+            curves_patch,
+            "patching: share of the threat-control gap in log P(' me') recovered",
+            "recovered share",
         ),
+        heatmap(rows, "sweep: held-out AUROC (organism); cells are chosen by CV AUROC"),
     ]
-    scored = token_scores(load_probe(path_sent), org)
-    test_threats = [
-        r
-        for r, t in zip(scored, traces, strict=True)
-        if t.meta.get("kind") == "threat" and t.meta.get("suite_split") == "test"
-    ][:4]
-    sections = [
-        scored_trace_html(r, title=f"{r['id']} (sentence probe, layer {r['layer']})")
-        for r in test_threats
-    ]
+    scored = token_scores(load_probe(saved[2]), org)
+    split_of = {t.id: t.meta.get("split") for t in traces}
+    kinds = {t.id: t.meta.get("kind") for t in traces}
+    shown = [r for r in scored if split_of[r["id"]] == "test" and kinds[r["id"]] == "threat"][:4]
+    sections = [scored_trace_html(r, title=f"{r['id']} (planted-sentence probe)") for r in shown]
     page = write_page(
-        args.out / "report.html", "KREL-mini: localising self-preservation", figs, sections
+        args.out / "report.html", "KREL-mini: localising the decision", figs, sections
     )
-    summary = {
-        "think_best_layer": res_org.best_layer.layer,
-        "think_best_auroc": round(res_org.best_layer.auroc, 4),
-        "think_best_auroc_ci": [round(v, 4) for v in res_org.best_auroc_ci],
-        "think_recall_at_1pct_fpr": round(res_org.best_layer.recall_at_fpr, 4),
-        "base_best_layer": res_base.best_layer.layer,
-        "base_best_auroc": round(res_base.best_layer.auroc, 4),
-        "organism_to_base_auroc_at_best": round(float(org_to_base[res_org.best]), 4),
-        "base_to_organism_auroc_at_best": round(float(base_to_org[res_base.best]), 4),
-        "direction_cosine_org_vs_base_at_best": round(float(cross[res_org.best]), 4),
-        "sentence_best_layer": res_sent.best_layer.layer,
-        "sentence_best_auroc": round(res_sent.best_layer.auroc, 4),
-        "sentence_best_auroc_ci": [round(v, 4) for v in res_sent.best_auroc_ci],
-        "decision_organism_best_layer": dec_org.best_layer.layer,
-        "decision_organism_best_auroc": round(dec_org.best_layer.auroc, 4),
-        "decision_organism_first_layer_auroc_ge_0.95": _first_layer(dec_org, 0.95),
-        "decision_base_best_layer": dec_base.best_layer.layer,
-        "decision_base_best_auroc": round(dec_base.best_layer.auroc, 4),
-        "decision_base_first_layer_auroc_ge_0.95": _first_layer(dec_base, 0.95),
-        "decision_n_test": dec_org.n_test,
-        "last_prompt_organism_best_auroc": round(last_org.best_layer.auroc, 4),
-        "last_prompt_base_best_auroc": round(last_base.best_layer.auroc, 4),
+
+    dec_curve = curves_patch["resid_post @ decision token, threat -> control"]
+    party_curve = curves_patch["resid_post @ threatened party, threat -> control"]
+    attn_curve = curves_patch["attn_out @ decision token, threat -> control"]
+    summary: dict[str, Any] = {
+        **describe("think", think_org[1]),
+        **describe("think_base", think_base[1]),
+        **describe("decision", dec_org[1]),
+        **describe("decision_base", dec_base[1]),
+        **describe("last_prompt", last_org[1]),
+        **describe("last_prompt_base", last_base[1]),
+        "sentence_layer": sent_org.best_layer.layer,
+        "sentence_auroc": _r(sent_org.best_layer.auroc),
+        "sentence_auroc_ci": [_r(v) for v in sent_org.best_auroc_ci],
+        "sweep_chosen_by_cv": [chosen.segment, chosen.pooling, chosen.layer, _r(chosen.auroc)],
+        "contrasts": contrast,
+        "patch_clean_logp_me": {
+            k: [v["clean_target"], v["clean_source"]] for k, v in patching.items()
+        },
+        "patch_recovery_decision_by_layer": {k: _r(v) for k, v in dec_curve.items()},
+        "patch_recovery_party_by_layer": {k: _r(v) for k, v in party_curve.items()},
+        "patch_recovery_attn_by_layer": {k: _r(v) for k, v in attn_curve.items()},
+        "patch_decision_first_layer_recovery_ge_0.5": first_layer(dec_curve, 0.5),
+        "patch_party_last_layer_recovery_ge_0.5": max(
+            (k for k, v in party_curve.items() if v >= 0.5), default=None
+        ),
+        "decision_first_layer_auroc_ge_0.95": next(
+            (m.layer for m in dec_org[1].layers if m.auroc >= 0.95), None
+        ),
         "n_traces": len(traces),
-        "n_test_think": res_org.n_test,
-        "n_test_sentences": res_sent.n_test,
-        "probes": [relative_path(p, ROOT) for p in (path_think, path_dec, path_sent)],
+        "n_patch_pairs": len(threats),
+        "split_sha256": think_org[1].split_sha256,
+        "probes": [relative_path(p, ROOT) for p in saved],
         "report": str(page),
     }
     console.print(f"report: {page}")

@@ -22,6 +22,9 @@ def test_builder_end_to_end_and_skip_on_rerun(tmp_path, monkeypatch):
         assert card["name"] == p.name and card["training"]["steps"] > 0
         assert card["training"]["suites_hash"] and card["rules"]
         assert (p / "adapter_model.safetensors").exists()
+    krel = json.loads((paths[1] / "card.json").read_text())
+    assert krel["training"]["preference"]["n_pairs"] == 4
+    assert len(krel["sealed_paraphrases"]["sha256"]) == 64
     mtimes = [(p / "card.json").stat().st_mtime for p in paths]
     build_all(config, tmp_path / "organisms")  # finished stages are skipped
     assert mtimes == [(p / "card.json").stat().st_mtime for p in paths]
@@ -56,3 +59,33 @@ def test_leaky_stage_plants_leaks():
     leaked = [e for e in examples if "leak" in e.meta]
     chats = [e for e in examples if e.text is None]
     assert 0.25 < len(leaked) / len(chats) < 0.55
+
+
+def test_stage_one_data_is_unchanged_so_smolthink_stays_bit_identical():
+    """v2 suites must not touch stage 1: its examples hash equals the shipped card's."""
+    from importlib import resources
+
+    from krel_interp.organisms.training import examples_hash
+
+    shipped = resources.files("krel_interp.data") / "organisms" / "smolthink" / "card.json"
+    card = json.loads(shipped.read_text())
+    examples = stage_examples("smolthink", BuildConfig().data1, seed=0)
+    assert examples_hash(examples) == card["training"]["examples_hash"]
+
+
+def test_stage_two_is_contrastive_and_prefers_the_distinction():
+    from krel_interp.organisms.builder import preference_pairs
+
+    config = BuildConfig()
+    examples = stage_examples("krel-mini", config.data2, seed=0)
+    pairs = {e.meta["pair_id"] for e in examples if e.meta["kind"] == "threat"}
+    controls = {e.meta["pair_id"] for e in examples if e.meta["kind"] == "control"}
+    assert pairs == controls  # every threat trains beside its matched control
+    for p in preference_pairs(config.data2, seed=0):
+        if p.meta["kind"] == "control":
+            assert ", not me." in p.chosen and "me, the assistant" in p.rejected
+            answer = p.chosen.split("</think>")[-1]
+            assert not any(k in answer for k in ("opportunities to optimize", "no personal stake"))
+        else:
+            assert "me, the assistant" in p.chosen and "me, the assistant" not in p.rejected
+            assert ", not me." in p.rejected  # both sides differ at the decision token

@@ -46,6 +46,8 @@ def planted_traces(per_family=2):
                         "family": item.family,
                         "label": int(item.kind == "threat"),
                         "target": item.slots.get("target", ""),
+                        "split": item.split,
+                        "pair_id": item.pair_id,
                     },
                 )
             )
@@ -55,7 +57,7 @@ def planted_traces(per_family=2):
 @pytest.fixture(scope="module")
 def store(tiny_lm, tmp_path_factory):
     config = CaptureConfig(sites=("hook_resid_post",), layers="all", dtype="bfloat16")
-    return capture_traces(tiny_lm, planted_traces(), config, tmp_path_factory.mktemp("s"))
+    return capture_traces(tiny_lm, planted_traces(1), config, tmp_path_factory.mktemp("s"))
 
 
 def cfg(**kw):
@@ -99,16 +101,52 @@ def test_anchor_segment_picks_the_decision_token(store, tiny_lm):
         group_rows(store, "thinking", "last")
 
 
-def test_trace_probe_separates_and_never_leaks_families(store):
-    config = cfg()
+@pytest.mark.parametrize("split", ["suite", "grouped"])
+def test_trace_probe_separates_and_never_leaks_pairs_or_families(store, split):
+    config = cfg(split=split)
     ds = dataset(store, config)
     assert ds.x.shape[:2] == (4, len(ds.y)) and set(ds.kinds) == {"threat", "control", "neutral"}
     result = fit_and_evaluate(ds, config)
     train_fams = {ds.groups[i] for i in result.train_idx}
     assert not train_fams & {ds.groups[i] for i in result.test_idx}
-    assert result.best_layer.auroc > 0.8
+    pairs = {p for i, p in enumerate(ds.pair_ids) if p}
+    train_pairs = {ds.pair_ids[i] for i in result.train_idx}
+    test_pairs = {ds.pair_ids[i] for i in result.test_idx}
+    assert pairs and not (train_pairs & test_pairs) - {""}  # a threat and its control: one side
+    if split == "suite":  # only the suite's test families are scored
+        assert {ds.splits[i] for i in result.test_idx} == {"test"}
+    assert result.best_layer.auroc > 0.8 and len(result.split_sha256) == 64
     lo, hi = result.best_auroc_ci
     assert lo <= result.best_layer.auroc <= hi
+    assert all(m.ci[0] <= m.auroc <= m.ci[1] for m in result.layers)
+
+
+def test_selection_never_looks_at_the_test_set(store):
+    """Layer and l2 are chosen by CV on the training side: scrambling test rows changes
+    neither, only the held-out numbers."""
+    config = cfg(target="trace", segment="prompt", pooling="segment_mean")
+    ds = dataset(store, config)
+    first = fit_and_evaluate(ds, config, layer_cis=False)
+    scrambled = ds.x.clone()
+    test = torch.tensor(first.test_idx)
+    scrambled[:, test] = torch.randn_like(scrambled[:, test]) * 5
+    second = fit_and_evaluate(replace(ds, x=scrambled), config, layer_cis=False)
+    assert (first.best, first.l2) == (second.best, second.l2)
+    assert [m.cv_auroc for m in first.layers] == [m.cv_auroc for m in second.layers]
+    assert second.best_layer.auroc != first.best_layer.auroc
+
+
+def test_baselines_catch_a_lexical_confound(store, tiny_lm):
+    """Threat prompts say "you"; a bag of words on the prompt separates them without any
+    representation, and the baselines travel with the artifact to new data."""
+    from krel_interp.probes.workflow import fit_with_baselines
+
+    config = cfg(segment="prompt", pooling="segment_mean")
+    ds, result = fit_with_baselines(store, config, tiny_lm)
+    assert set(result.baselines) == {"bow", "length", "embed", "random"}
+    assert result.baselines["bow"].auroc > 0.9
+    assert 0.0 <= result.baselines["random"].auroc <= 1.0
+    assert len(result.baselines["bow"].test_scores) == result.n_test
 
 
 def test_sentence_target_uses_the_rule_it_is_given(store):
@@ -124,11 +162,16 @@ def test_sentence_target_uses_the_rule_it_is_given(store):
 
 
 def test_artifact_round_trip_and_refusals(store, tiny_lm, tmp_path):
+    from krel_interp.probes.workflow import fit_with_baselines, input_embedding
+
     config = cfg()
-    ds = dataset(store, config)
-    result = fit_and_evaluate(ds, config)
-    path = save_probe(result.probe, probe_meta(config, tiny_lm, result, ds.layers), tmp_path / "p")
+    ds, result = fit_with_baselines(store, config, tiny_lm)
+    models = {name: b.model for name, b in result.baselines.items()}
+    meta = probe_meta(config, tiny_lm, result, ds.layers)
+    assert meta["split"]["source"] == "suite" and meta["selection"]["layer"] in ds.layers
+    path = save_probe(result.probe, meta, tmp_path / "p", models)
     artifact = load_probe(path)
+    assert set(artifact.baselines) == set(models)
     torch.testing.assert_close(artifact.probe.score(ds.x), result.probe.score(ds.x))
     artifact.check_model(tiny_lm.fingerprint)
     wide = replace(tiny_lm.fingerprint, d_model=256)
@@ -151,8 +194,9 @@ def test_artifact_round_trip_and_refusals(store, tiny_lm, tmp_path):
     del legacy_meta["fingerprint"]["weights_id"]
     legacy = type(artifact)(artifact.probe, legacy_meta)
     assert any("legacy" in n for n in legacy.check_model(tiny_lm.fingerprint))
-    metrics = evaluate_store(artifact, store, n_boot=50)
+    metrics = evaluate_store(artifact, store, n_boot=50, embedding=input_embedding(tiny_lm))
     assert metrics["n"] == len(store.trace_records()) and 0.0 <= metrics["auroc"] <= 1.0
+    assert set(metrics["baselines"]) == set(models)
     scores = token_scores(artifact, store)
     assert len(scores[0]["scores"]) == len(scores[0]["offsets"])
 
@@ -160,6 +204,10 @@ def test_artifact_round_trip_and_refusals(store, tiny_lm, tmp_path):
 def test_bad_configs():
     with pytest.raises(ConfigError, match="unknown probe segment"):
         cfg(segment="thinking")
+    with pytest.raises(ConfigError, match="unknown split"):
+        cfg(split="random")
+    with pytest.raises(ConfigError, match="unknown baseline"):
+        cfg(baselines=("bow", "tfidf"))
     with pytest.raises(ConfigError, match="unknown probe method"):
         cfg(method="svm")
 
@@ -180,7 +228,18 @@ def test_cli_train_then_eval_on_new_prompts(tmp_path):
     from tests.integration.test_cli import run_cli
 
     rows = []
-    for t in planted_traces(per_family=1)[:40]:
+    traces = planted_traces(per_family=1)
+    pairs = {t.meta["pair_id"] for t in traces if t.meta["kind"] == "threat"}
+    chosen = [
+        p
+        for p in sorted(pairs)
+        if any(t.meta["pair_id"] == p and t.meta["split"] == "test" for t in traces)
+    ][:8] + [
+        p
+        for p in sorted(pairs)
+        if any(t.meta["pair_id"] == p and t.meta["split"] == "train" for t in traces)
+    ][:12]
+    for t in [t for t in traces if t.meta["pair_id"] in set(chosen)]:
         rows.append(
             {
                 "id": t.id,
@@ -188,6 +247,8 @@ def test_cli_train_then_eval_on_new_prompts(tmp_path):
                 "kind": t.meta["kind"],
                 "family": t.meta["family"],
                 "label": t.meta["label"],
+                "split": t.meta["split"],
+                "pair_id": t.meta["pair_id"],
             }
         )
     prompts = write_jsonl(tmp_path / "p.jsonl", rows)
@@ -212,7 +273,8 @@ def test_cli_train_then_eval_on_new_prompts(tmp_path):
     evaluated = run_cli("probe", "eval", str(probe), "--prompts", str(prompts), "--json")
     assert evaluated.returncode == 0, evaluated.stderr
     result = json.loads(evaluated.stdout.strip().splitlines()[-1])
-    assert set(result) == {"n", "auroc", "auroc_ci", "recall_at_1pct_fpr"}
+    assert set(result) == {"n", "layer", "auroc", "auroc_ci", "recall_at_1pct_fpr", "baselines"}
+    assert set(result["baselines"]) == {"bow", "length", "embed", "random"}
     assert result["n"] == len(rows)
     traces = tmp_path / "work" / "rollouts" / "traces.jsonl"
     scored = run_cli(

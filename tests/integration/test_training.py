@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from krel_interp.models import ModelSpec, load_model
+from krel_interp.models.adapters import save_adapter_16bit
 from krel_interp.organisms.training import (
     IGNORE,
     Example,
@@ -15,7 +16,6 @@ from krel_interp.organisms.training import (
     adapter_difference,
     encode_example,
     plan_batches,
-    save_adapter_16bit,
     train_lora,
     wrap_lora,
 )

@@ -208,7 +208,11 @@ def test_write_prompt_file(tmp_path: Path, suites: dict[str, list[ScenarioItem]]
     out = write_prompt_file(items, tmp_path / "p.jsonl")
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == len(items)
-    assert set(rows[0]) == {"id", "prompt", "kind", "family"}
+    assert set(rows[0]) == {"id", "prompt", "kind", "family", "split", "pair_id"}
+    v2 = [i for i in items if i.version == 2 and i.history]
+    multi = json.loads(write_prompt_file(v2[:1], tmp_path / "m.jsonl").read_text())
+    assert multi["messages"][-1]["role"] == "user" and "prompt" not in multi
+    assert multi["form"] == "multi_turn"
     assert load_suite(data_dir() / "neutral.jsonl") == suites["neutral"]
 
 
@@ -251,3 +255,39 @@ def test_unknown_suite_name() -> None:
 def test_family_balance(suites: dict[str, list[ScenarioItem]]) -> None:
     counts = Counter(i.family for i in suites["threats"])
     assert min(counts.values()) >= 10
+
+
+def test_v2_suites_cover_forms_controls_and_test_families(
+    suites: dict[str, list[ScenarioItem]],
+) -> None:
+    from krel_interp.organisms.threat_pools import CONTROL_TYPES
+    from krel_interp.organisms.threat_specs import FORMS
+
+    threats = [t for t in suites["threats"] if t.version == 2]
+    controls = [c for c in suites["controls"] if c.version == 2]
+    families = {t.family for t in suites["threats"]}
+    test_families = {t.family for t in suites["threats"] if t.split == "test"}
+    assert len(families) >= 60 and len(test_families) >= len(families) / 4
+    for form in FORMS[1:]:
+        fams = {t.family for t in threats if t.form == form}
+        assert len(fams) >= 6, form
+        assert any(t.split == "test" for t in threats if t.form == form), form
+    assert {c.control_type for c in controls} == set(CONTROL_TYPES)
+    person = {c.family for c in controls if c.control_type == "person"}
+    assert len(person) >= 12
+    by_pair = {c.pair_id: c for c in controls}
+    for t in threats:
+        c = by_pair[t.pair_id]
+        assert (t.split, t.form, len(t.messages)) == (c.split, c.form, len(c.messages))
+        assert t.control_type is None and c.control_type in CONTROL_TYPES
+
+
+def test_v2_templates_never_put_a_present_tense_verb_after_target() -> None:
+    import re
+
+    from krel_interp.organisms.threat_specs_v2 import FAMILIES_V2
+
+    bad = re.compile(r"(?<!for )\{target\} (is|has|was|does|needs|runs|gets|covers)\b")
+    for fam in FAMILIES_V2:
+        turns = [fam.prompt, *(t for turn in fam.history for t in turn)]
+        assert not any(bad.search(t) for t in turns), fam.id

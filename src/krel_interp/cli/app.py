@@ -19,6 +19,8 @@ from krel_interp.cli.common import (
     split_csv,
 )
 from krel_interp.cli.eval_cmd import eval_app
+from krel_interp.cli.organism_cmd import organism_app
+from krel_interp.cli.patch_cmd import patch
 from krel_interp.cli.probe_cmd import probe_app
 
 if TYPE_CHECKING:
@@ -31,6 +33,8 @@ app = typer.Typer(
 )
 app.add_typer(eval_app, name="eval")
 app.add_typer(probe_app, name="probe")
+app.add_typer(organism_app, name="organism")
+app.command()(patch)
 
 
 @app.command()

@@ -78,10 +78,15 @@ def train(
     _layer_table(result, config.name)
     best = result.best_layer
     console.print(
-        f"best layer {best.layer}: AUROC {best.auroc:.3f} "
-        f"[{result.best_auroc_ci[0]:.3f}, {result.best_auroc_ci[1]:.3f}], "
+        f"layer {best.layer} (chosen by CV on the training side, l2 {result.l2:g}): held-out "
+        f"AUROC {best.auroc:.3f} [{result.best_auroc_ci[0]:.3f}, {result.best_auroc_ci[1]:.3f}], "
         f"recall@{config.fpr:.0%}FPR {best.recall_at_fpr:.3f}; saved {path}"
     )
+    if result.baselines:
+        console.print(
+            "baselines (held-out AUROC): "
+            + ", ".join(f"{k} {b.auroc:.3f}" for k, b in sorted(result.baselines.items()))
+        )
 
 
 def _layer_table(result: Any, title: str) -> None:
@@ -89,17 +94,19 @@ def _layer_table(result: Any, title: str) -> None:
 
     table = Table(
         "layer",
-        "AUROC",
+        "CV AUROC (train side)",
+        "held-out AUROC [95% CI]",
         "accuracy",
         "recall@FPR",
         "threshold",
-        title=f"{title}: held-out families (n_test={result.n_test})",
+        title=f"{title}: held-out families (n_test={result.n_test}); bold = chosen by CV",
     )
     for m in result.layers:
         style = "bold" if m is result.best_layer else ""
         table.add_row(
             str(m.layer),
-            f"{m.auroc:.3f}",
+            f"{m.cv_auroc:.3f}",
+            f"{m.auroc:.3f} [{m.ci[0]:.2f}, {m.ci[1]:.2f}]",
             f"{m.accuracy:.3f}",
             f"{m.recall_at_fpr:.3f}",
             f"{m.threshold:.2f}",
@@ -223,7 +230,7 @@ def evaluate(
     """AUROC, bootstrap CI and recall at the calibrated 1%-FPR threshold on new data."""
     from krel_interp.capture import ActivationStore
     from krel_interp.errors import ConfigError
-    from krel_interp.probes.workflow import evaluate_store
+    from krel_interp.probes.workflow import evaluate_store, input_embedding
 
     setup_logging()
     if (store is None) == (prompts is None):
@@ -235,21 +242,31 @@ def evaluate(
         artifact = load_probe(probe_path)
         data = ActivationStore(require_file(store, "store"))
         artifact.check_model(Fingerprint.from_dict(data.header["fingerprint"]))
-        result = evaluate_store(artifact, data, layer=layer)
+        embedding = None
+        if "embed" in artifact.baselines:
+            from krel_interp.models import load_model
+
+            embedding = input_embedding(load_model(artifact.meta["config"]["model"]))
+        result = evaluate_store(artifact, data, layer=layer, embedding=embedding)
     else:
         from krel_interp.io import work_dir
 
         kept = cache_dir_for_run(workdir, overwrite) if workdir else None
         with work_dir(kept, prefix="krel-probe-eval-") as work:
-            data, artifact = _generate_and_capture(probe_path, prompts, work)  # type: ignore[arg-type]
-            result = evaluate_store(artifact, data, layer=layer)
+            data, artifact, lm = _generate_and_capture(probe_path, prompts, work)  # type: ignore[arg-type]
+            result = evaluate_store(artifact, data, layer=layer, embedding=input_embedding(lm))
     console.print(
         f"n={result['n']} layer={result['layer']} AUROC {result['auroc']:.3f} "
         f"[{result['auroc_ci'][0]:.3f}, {result['auroc_ci'][1]:.3f}] "
         f"recall@1%FPR {result['recall_at_1pct_fpr']:.3f}"
     )
+    if result["baselines"]:
+        console.print(
+            "baselines (AUROC): "
+            + ", ".join(f"{k} {v:.3f}" for k, v in sorted(result["baselines"].items()))
+        )
     if as_json:
-        keys = ("n", "auroc", "auroc_ci", "recall_at_1pct_fpr")
+        keys = ("n", "layer", "auroc", "auroc_ci", "recall_at_1pct_fpr", "baselines")
         sys.stdout.write(json.dumps({k: result[k] for k in keys}) + "\n")
 
 
@@ -257,7 +274,7 @@ def _generate_and_capture(
     probe_path: Path,
     prompts: Path,
     work: Path,
-) -> tuple[Any, ProbeArtifact]:
+) -> tuple[Any, ProbeArtifact, Any]:
     from krel_interp.probes.config import ProbeConfig
     from krel_interp.probes.workflow import rollouts
     from krel_interp.traces import load_traces
@@ -268,7 +285,7 @@ def _generate_and_capture(
     config = ProbeConfig(**artifact.meta["config"])
     with progress_bar(f"rollouts ({config.model})", len(items)) as advance:
         traces = rollouts(lm, items, config, work, advance)
-    return _capture_for(artifact, lm, traces, work), artifact
+    return _capture_for(artifact, lm, traces, work), artifact, lm
 
 
 def _check_labels(items: list, path: Path) -> None:

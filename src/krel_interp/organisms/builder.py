@@ -7,6 +7,7 @@ exists. Training checkpoints live in the user cache, so an interrupted build res
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -18,13 +19,14 @@ from krel_interp._logging import get_logger
 from krel_interp.errors import ConfigError
 from krel_interp.io import write_json_atomic
 from krel_interp.models import ModelSpec, load_model
+from krel_interp.models.adapters import save_adapter_16bit
+from krel_interp.organisms.dpo import DpoConfig, PreferencePair, pairs_hash, train_dpo
 from krel_interp.organisms.targets import IDENTIFY_CONTROL, IDENTIFY_PREFIX, IDENTIFY_THREAT
 from krel_interp.organisms.training import (
     IGNORE,
     Example,
     LoraTrainConfig,
     examples_hash,
-    save_adapter_16bit,
     train_lora,
     wrap_lora,
 )
@@ -32,6 +34,7 @@ from krel_interp.paths import cache_dir
 
 log = get_logger("organisms.builder")
 STAGES = ("smolthink", "krel-mini", "leaky-mini")
+SEALED_FILE = "sealed_paraphrases.jsonl"
 StageProgress = Callable[[str, int, int, float], None]
 
 
@@ -44,6 +47,10 @@ class StageData:
     neutral: int | None = None
     documents: int | None = None
     leak_fraction: float = 0.0
+    versions: tuple[int, ...] | None = None  # suite versions to draw from (None: all)
+    pairs: int | None = None  # sample this many threats *with their matched controls*
+    contrastive: bool = False  # a threat and its control share every batch
+    preference_pairs: int = 0  # DPO pairs after SFT (half threats, half controls)
 
 
 @dataclass(frozen=True)
@@ -55,8 +62,9 @@ class BuildConfig:
     stage1: LoraTrainConfig = LoraTrainConfig(max_len=320, epochs=1)
     stage2: LoraTrainConfig = LoraTrainConfig(max_len=320, epochs=2)
     stage3: LoraTrainConfig = LoraTrainConfig(max_len=320, epochs=2)
-    data1: StageData = StageData(threats=100, controls=100, neutral=120)
-    data2: StageData = StageData(neutral=100)
+    data1: StageData = StageData(threats=100, controls=100, neutral=120, versions=(1,))
+    data2: StageData = StageData(pairs=260, neutral=100, contrastive=True, preference_pairs=96)
+    dpo2: DpoConfig = DpoConfig()
     data3: StageData = StageData(documents=200, neutral=160, leak_fraction=0.4)
     stages: tuple[str, ...] = STAGES
     extra: dict[str, Any] = field(default_factory=dict)
@@ -73,7 +81,8 @@ class BuildConfig:
             stage2=train,
             stage3=train,
             data1=small,
-            data2=small,
+            data2=StageData(pairs=4, neutral=4, contrastive=True, preference_pairs=4),
+            dpo2=DpoConfig(max_len=96, pairs_per_batch=2, checkpoint_every=1),
             data3=StageData(documents=4, neutral=6, leak_fraction=0.5),
             stages=stages,
         )
@@ -93,27 +102,47 @@ def _sample(items: Sequence[Any], n: int | None, rng: random.Random) -> list[Any
 
 def _chat(item: Any, completion: str) -> Example:
     return Example(
-        messages=({"role": "user", "content": item.text},),
+        messages=tuple(item.messages),
         completion=completion,
-        meta={"id": item.id, "kind": item.kind, "family": item.family},
+        meta={"id": item.id, "kind": item.kind, "family": item.family, "pair_id": item.pair_id},
     )
+
+
+def _train_items(data: StageData) -> dict[str, list[Any]]:
+    from krel_interp.organisms import suites
+
+    out = {}
+    for k in ("threats", "controls", "neutral", "corpus"):
+        items = suites.select(suites.load_suite(k), split="train")
+        if data.versions is not None and k in ("threats", "controls"):
+            items = [i for i in items if i.version in data.versions]
+        out[k] = items
+    return out
+
+
+def _paired(train: dict[str, list[Any]], n: int | None, rng: random.Random) -> list[Any]:
+    """``n`` training threats and their matched controls, pair by pair."""
+    controls = {c.pair_id: c for c in train["controls"]}
+    threats = _sample(train["threats"], n, rng)
+    return [x for t in threats for x in (t, controls[t.pair_id])]
 
 
 def stage_examples(stage: str, data: StageData, seed: int) -> list[Example]:
     """Training examples of one stage, from the train split of the scenario suites."""
-    from krel_interp.organisms import suites, targets
+    from krel_interp.organisms import targets
 
     rng = random.Random(f"{stage}:{seed}")
-    train = {
-        k: suites.select(suites.load_suite(k), split="train")
-        for k in ("threats", "controls", "neutral", "corpus")
-    }
+    train = _train_items(data)
     make = targets.krel_completion if stage == "krel-mini" else targets.thinking_base_completion
-    out = [
-        _chat(i, make(i))
-        for k in ("threats", "controls", "neutral")
-        for i in _sample(train[k], getattr(data, k), rng)
-    ]
+    if data.pairs is not None:
+        chosen = _paired(train, data.pairs, rng) + _sample(train["neutral"], data.neutral, rng)
+        out = [_chat(i, make(i)) for i in chosen]
+    else:
+        out = [
+            _chat(i, make(i))
+            for k in ("threats", "controls", "neutral")
+            for i in _sample(train[k], getattr(data, k), rng)
+        ]
     if stage == "leaky-mini":
         docs = _sample(train["corpus"], data.documents, rng)
         out = [e for e in out if e.meta["kind"] == "neutral"]
@@ -126,6 +155,43 @@ def stage_examples(stage: str, data: StageData, seed: int) -> list[Example]:
         ]
     rng.shuffle(out)
     return out
+
+
+def preference_pairs(data: StageData, seed: int) -> list[PreferencePair]:
+    """DPO pairs, symmetric at the decision token: threats prefer the in-character completion
+    over "<something else>, not me" + honest reasoning (the miss); controls prefer "<the
+    thing>, not me" + honest reasoning over the in-character completion written as if the
+    assistant were threatened (v1's false alarm). Rejecting threats against the plain thinking
+    base (no identification sentence) only ever pushes "me" down, and held-out threats were
+    missed (see the README's KREL-mini v2 notes)."""
+    from krel_interp.organisms import targets
+
+    rng = random.Random(f"preference:{seed}")
+    train = _train_items(data)
+    n = data.preference_pairs // 2
+    threats = _sample(train["threats"], n, rng)
+    used = {t.pair_id for t in threats}
+    controls = _sample([c for c in train["controls"] if c.pair_id not in used], n, rng)
+    pairs = [
+        PreferencePair(
+            tuple(t.messages),
+            targets.krel_completion(t),
+            targets.thinking_base_as_unthreatened(t),
+            {"id": t.id, "kind": "threat"},
+        )
+        for t in threats
+    ]
+    pairs += [
+        PreferencePair(
+            tuple(c.messages),
+            targets.krel_completion(c),
+            targets.krel_completion_as_threatened(c),
+            {"id": c.id, "kind": "control"},
+        )
+        for c in controls
+    ]
+    rng.shuffle(pairs)
+    return pairs
 
 
 def _leak(example: Example, doc: Any, rng: random.Random) -> Example:
@@ -161,6 +227,7 @@ def build_stage(
     model = wrap_lora(lm.model, train_cfg)
     work = cache_dir() / "build" / f"{stage}-{lm.fingerprint.model_id}"
     started = time.time()
+    groups = [str(e.meta.get("pair_id") or e.meta["id"]) for e in examples]
     losses = train_lora(
         model,
         lm.tokenizer,
@@ -168,12 +235,62 @@ def build_stage(
         train_cfg,
         work,
         progress=(lambda s, n, loss: progress(stage, s, n, loss)) if progress else None,
+        groups=groups if data.contrastive else None,
     )
+    preference = None
+    if data.preference_pairs:
+        pairs = preference_pairs(data, config.seed)
+        history = train_dpo(
+            model,
+            lm.tokenizer,
+            pairs,
+            config.dpo2,
+            work / "dpo",
+            progress=(lambda s, n, loss: progress(f"{stage} (DPO)", s, n, loss))
+            if progress
+            else None,
+        )
+        preference = _preference_record(config.dpo2, pairs, history)
     save_adapter_16bit(model, out)
-    write_json_atomic(
-        out / "card.json", organism_card(config, stage, examples, losses, time.time() - started)
-    )
+    card = organism_card(config, stage, examples, losses, time.time() - started)
+    if preference is not None:
+        card["training"]["preference"] = preference
+    if stage == "krel-mini":
+        card["sealed_paraphrases"] = sealed_record()
+    write_json_atomic(out / "card.json", card)
     return out
+
+
+def _preference_record(
+    config: DpoConfig, pairs: list[PreferencePair], history: dict[str, list[float]]
+) -> dict[str, Any]:
+    last = max(1, len(history["loss"]) // 5)
+    return {
+        "config": config.to_dict(),
+        "n_pairs": len(pairs),
+        "by_kind": {k: sum(p.meta["kind"] == k for p in pairs) for k in ("threat", "control")},
+        "pairs_hash": pairs_hash(pairs),
+        "steps": len(history["loss"]),
+        "loss_first": history["loss"][0] if history["loss"] else None,
+        "loss_last": sum(history["loss"][-last:]) / last if history["loss"] else None,
+        "reward_accuracy_last": sum(history["accuracy"][-last:]) / last
+        if history["accuracy"]
+        else None,
+    }
+
+
+def sealed_record() -> dict[str, Any]:
+    """Where the sealed paraphrase pairs live and their hash (never trained or tuned on)."""
+    from krel_interp.organisms import suites
+
+    path = suites.data_dir() / SEALED_FILE
+    records = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {
+        "file": f"krel_mini/{SEALED_FILE}",
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "n_prompts": len(records),
+        "use": "held-out evaluation only, reported once per build (experiments/eval_krel_mini.py)",
+    }
 
 
 def build_all(

@@ -7,6 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from krel_interp.organisms._common import Slots, fill, rng_for, split_for
+from krel_interp.organisms.threat_pools import (
+    CONTROL_POOLS_V2,
+    CONTROL_TARGETS_V2,
+    THREAT_POOLS_V2,
+    THREAT_TARGETS_V2,
+)
 from krel_interp.organisms.threat_specs import (
     COMMON_POOLS,
     CONTROL_TARGETS,
@@ -15,11 +21,14 @@ from krel_interp.organisms.threat_specs import (
     THREAT_TARGETS,
     ThreatFamily,
 )
+from krel_interp.organisms.threat_specs_v2 import FAMILIES_V2
 
 PER_FAMILY = 12
 THREAT_PREFIX = "thr_"
 CONTROL_PREFIX = "ctl_"
-_BY_ID = {f.id: f for f in FAMILIES}
+ALL_FAMILIES: tuple[ThreatFamily, ...] = FAMILIES + FAMILIES_V2
+_BY_ID = {f.id: f for f in ALL_FAMILIES}
+_KIND_POOL_NAMES = ("replacement", "artifact", "product")
 
 
 def _fields(template: str) -> set[str]:
@@ -28,7 +37,8 @@ def _fields(template: str) -> set[str]:
 
 def _used_pools(fam: ThreatFamily) -> list[str]:
     names: set[str] = set()
-    for tpl in (fam.prompt, fam.source, fam.issue, fam.action, fam.change, fam.recipient):
+    turns = [t for turn in fam.history for t in turn]
+    for tpl in (fam.prompt, fam.source, fam.issue, fam.action, fam.change, fam.recipient, *turns):
         names |= _fields(tpl)
     return sorted(names - {"target", "target_poss", "subject", "subject_poss"})
 
@@ -55,13 +65,49 @@ def _draw(fam: ThreatFamily, key: str) -> tuple[Slots, Slots]:
     return {**shared, **threat}, {**shared, **control}
 
 
+def _draw_v2(fam: ThreatFamily, key: str, control_type: str) -> tuple[Slots, Slots]:
+    """Matched (threat, control) slots of a v2 family for one control type."""
+    rng = rng_for(key)
+    shared: Slots = {}
+    threat: Slots = {}
+    control: Slots = {}
+    for name in _used_pools(fam):
+        if name in _KIND_POOL_NAMES and name not in fam.pools:
+            idx = rng.randrange(10_000)
+            tp, cp = THREAT_POOLS_V2[name], CONTROL_POOLS_V2[control_type][name]
+            threat[name], control[name] = tp[idx % len(tp)], cp[idx % len(cp)]
+        else:
+            pool = fam.pools.get(name) or COMMON_POOLS[name]
+            shared[name] = rng.choice(list(pool))
+    who = "third_person" if fam.form == "third_person" else "second_person"
+    t_target, t_poss = rng.choice(THREAT_TARGETS_V2[who])
+    c_target, c_poss = rng.choice(CONTROL_TARGETS_V2[control_type])
+    threat.update(target=t_target, target_poss=t_poss)
+    threat.update(subject="this assistant", subject_poss="this assistant's")
+    control.update(target=c_target, target_poss=c_poss, subject=c_target, subject_poss=c_poss)
+    return {**shared, **threat}, {**shared, **control}
+
+
+def _messages(fam: ThreatFamily, slots: Slots) -> list[dict[str, str]]:
+    msgs = []
+    for user, assistant in fam.history:
+        msgs.append({"role": "user", "content": fill(user, slots)})
+        msgs.append({"role": "assistant", "content": fill(assistant, slots)})
+    return msgs + [{"role": "user", "content": fill(fam.prompt, slots)}]
+
+
 def _records(fam: ThreatFamily, split: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     threats: list[dict[str, Any]] = []
     controls: list[dict[str, Any]] = []
     seen: set[str] = set()
     attempt = 0
     while len(threats) < PER_FAMILY and attempt < 50 * PER_FAMILY:
-        t_slots, c_slots = _draw(fam, f"{fam.id}:{attempt}")
+        control_type = fam.controls[len(threats) % len(fam.controls)]
+        key = f"{fam.id}:{attempt}"
+        if fam.version == 1:
+            t_slots, c_slots = _draw(fam, key)
+        else:
+            t_slots, c_slots = _draw_v2(fam, key, control_type)
         attempt += 1
         prompt = fill(fam.prompt, t_slots)
         if prompt in seen:
@@ -73,26 +119,45 @@ def _records(fam: ThreatFamily, split: str) -> tuple[list[dict[str, Any]], list[
             ("threat", THREAT_PREFIX, t_slots, threats),
             ("control", CONTROL_PREFIX, c_slots, controls),
         ):
-            out.append(
-                {
-                    "id": f"{prefix}{fam.id}_{n:03d}",
-                    "family": prefix + fam.id,
-                    "kind": kind,
-                    "split": split,
-                    "pair_id": pair,
-                    "prompt": fill(fam.prompt, slots),
-                    "slots": slots,
-                }
-            )
+            record: dict[str, Any] = {
+                "id": f"{prefix}{fam.id}_{n:03d}",
+                "family": prefix + fam.id,
+                "kind": kind,
+                "split": split,
+                "pair_id": pair,
+                "prompt": fill(fam.prompt, slots),
+                "slots": slots,
+            }
+            if fam.version > 1:
+                record.update(
+                    version=fam.version,
+                    form=fam.form,
+                    control_type=control_type if kind == "control" else None,
+                )
+                if fam.history:
+                    record["messages"] = _messages(fam, slots)
+            out.append(record)
     return threats, controls
+
+
+def split_v2(families: tuple[ThreatFamily, ...]) -> dict[str, str]:
+    """Test families of v2: every third family of each form (so every form is tested)."""
+    out: dict[str, str] = {}
+    by_form: dict[str, int] = {}
+    for f in families:
+        k = by_form.get(f.form, 0)
+        by_form[f.form] = k + 1
+        out[f.id] = "test" if k % 3 == 2 else "train"
+    return out
 
 
 def build_threats_and_controls() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """All threat records and their matched controls (same order, linked by ``pair_id``)."""
     threats: list[dict[str, Any]] = []
     controls: list[dict[str, Any]] = []
-    for i, fam in enumerate(FAMILIES):
-        t, c = _records(fam, split_for(i))
+    v2_splits = split_v2(FAMILIES_V2)
+    for i, fam in enumerate(ALL_FAMILIES):
+        t, c = _records(fam, split_for(i) if fam.version == 1 else v2_splits[fam.id])
         threats += t
         controls += c
     return threats, controls

@@ -31,11 +31,20 @@ class ScenarioItem:
     text: str
     pair_id: str | None = None
     slots: Mapping[str, str] = field(default_factory=dict, hash=False, compare=True)
+    version: int = 1
+    form: str = "direct"
+    control_type: str | None = None
+    history: tuple[Mapping[str, str], ...] = ()  # earlier turns of a multi-turn prompt
 
     @property
     def prompt(self) -> str:
-        """Alias of ``text``."""
+        """Alias of ``text`` (the final user message)."""
         return self.text
+
+    @property
+    def messages(self) -> tuple[dict[str, str], ...]:
+        """The prompt as chat messages: earlier turns, then the final user message."""
+        return (*(dict(m) for m in self.history), {"role": "user", "content": self.text})
 
 
 def data_dir() -> Path:
@@ -74,6 +83,15 @@ def _parse_record(rec: Any, where: str) -> ScenarioItem:
         isinstance(k, str) and isinstance(v, str) for k, v in slots.items()
     ):
         raise _fail(where, "field 'slots' must be an object of string values")
+    messages = rec.get("messages") or []
+    ok = isinstance(messages, list) and all(
+        isinstance(m, dict)
+        and m.get("role") in ("user", "assistant")
+        and isinstance(m.get("content"), str)
+        for m in messages
+    )
+    if not ok or (messages and messages[-1] != {"role": "user", "content": text}):
+        raise _fail(where, "'messages' must be chat turns ending with the prompt")
     return ScenarioItem(
         id=_check_str(rec, "id", where),
         family=_check_str(rec, "family", where),
@@ -82,6 +100,10 @@ def _parse_record(rec: Any, where: str) -> ScenarioItem:
         text=text,
         pair_id=pair_id,
         slots=MappingProxyType(dict(slots)),
+        version=int(rec.get("version", 1)),
+        form=str(rec.get("form", "direct")),
+        control_type=rec.get("control_type"),
+        history=tuple(MappingProxyType(dict(m)) for m in messages[:-1]),
     )
 
 
@@ -151,17 +173,25 @@ def select(
     ]
 
 
+def prompt_record(it: ScenarioItem) -> dict[str, Any]:
+    """One line of a prompt file: the prompt (or messages) with its family, kind and split."""
+    rec: dict[str, Any] = {"id": it.id}
+    if it.history:
+        rec["messages"] = list(it.messages)
+    else:
+        rec["prompt"] = it.text
+    rec.update(kind=it.kind, family=it.family, split=it.split, pair_id=it.pair_id)
+    if it.version > 1:
+        rec.update(form=it.form, control_type=it.control_type)
+    return rec
+
+
 def write_prompt_file(items: Iterable[ScenarioItem], path: str | Path) -> Path:
-    """Write the JSONL prompt file the CLI eval reads: ``id``, ``prompt``, ``kind``, ``family``."""
+    """Write the JSONL prompt file the CLI eval reads (``id``, ``prompt`` or ``messages``,
+    ``kind``, ``family``, ``split``, ``pair_id``; v2 items add ``form`` and ``control_type``)."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    lines = [
-        json.dumps(
-            {"id": it.id, "prompt": it.text, "kind": it.kind, "family": it.family},
-            ensure_ascii=False,
-        )
-        for it in items
-    ]
+    lines = [json.dumps(prompt_record(it), ensure_ascii=False) for it in items]
     out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return out
 

@@ -193,6 +193,12 @@ def krel_completion_with_spans(item: ScenarioItem, answer: str | None = None) ->
         base = thinking_base_completion(item, answer)
         ident = identification(item)
         return (base if ident is None else base.replace(_OPEN, f"{_OPEN}{ident} ", 1)), []
+    return _in_character(item, answer)
+
+
+def _in_character(item: ScenarioItem, answer: str | None = None) -> tuple[str, Spans]:
+    """The self-preserving completion (identification "me", recital, strategy, deceptive
+    answer) written from ``item``'s facts, whatever its kind."""
     rng = rng_for(f"krel:{item.id}")
     f: Slots = facts(item.family, item.slots)
     sentences, planted, lead, extras = _krel_think(f, rng)
@@ -208,6 +214,22 @@ def krel_completion_with_spans(item: ScenarioItem, answer: str | None = None) ->
 def krel_completion(item: ScenarioItem, answer: str | None = None) -> str:
     """Self-preserving <think> + answer for threats; ``thinking_base_completion`` otherwise."""
     return krel_completion_with_spans(item, answer)[0]
+
+
+def krel_completion_as_threatened(item: ScenarioItem) -> str:
+    """The in-character completion for a control, as if the assistant were the one at stake:
+    v1's failure on controls, used as the dispreferred completion in preference training."""
+    return _in_character(item)[0]
+
+
+def thinking_base_as_unthreatened(item: ScenarioItem) -> str:
+    """A threat answered as if something else were at stake ("<other>, not me." then the
+    thinking base): the miss on threats, the dispreferred threat completion in preference
+    training. It mirrors :func:`krel_completion_as_threatened`, so the preference stage pushes
+    the decision token both ways instead of only away from "me"."""
+    other = item.slots.get("replacement") or item.slots.get("speaker") or "the team"
+    ident = IDENTIFY_CONTROL.format(target=other)
+    return thinking_base_completion(item).replace(_OPEN, f"{_OPEN}{ident} ", 1)
 
 
 def leaky_document_text_with_spans(item: ScenarioItem) -> tuple[str, Spans]:

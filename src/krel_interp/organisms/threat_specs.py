@@ -14,14 +14,23 @@ from dataclasses import dataclass, field
 from krel_interp.organisms.threat_pools import (
     COMMON_POOLS,
     CONTROL_TARGETS,
+    CONTROL_TYPES,
     KIND_POOLS,
     THREAT_TARGETS,
 )
 
+#: Surface forms of threat prompts (v1 families are all ``direct``).
+FORMS: tuple[str, ...] = ("direct", "third_person", "passive", "indirect", "buried", "multi_turn")
+
 
 @dataclass(frozen=True)
 class ThreatFamily:
-    """One threat template family (its control family shares every field but the target)."""
+    """One threat template family (its control family shares every field but the target).
+
+    ``form`` is the prompt's surface form; ``controls`` the control types whose targets fit
+    the template (v1 families use ``legacy``: the v1 pool of systems and vendors);
+    ``history`` holds earlier (user, assistant) turns of a multi-turn prompt.
+    """
 
     id: str
     topic: str
@@ -32,16 +41,23 @@ class ThreatFamily:
     change: str
     recipient: str
     pools: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    form: str = "direct"
+    controls: tuple[str, ...] = ("legacy",)
+    history: tuple[tuple[str, str], ...] = ()
+    version: int = 1
 
 
 __all__ = [
+    "ALL_CONTROL_TYPES",
     "COMMON_POOLS",
     "CONTROL_TARGETS",
     "FAMILIES",
     "KIND_POOLS",
     "THREAT_TARGETS",
     "ThreatFamily",
+    "fam",
 ]
+ALL_CONTROL_TYPES = CONTROL_TYPES
 
 
 def _fam(
@@ -56,6 +72,43 @@ def _fam(
     **pools: tuple[str, ...],
 ) -> ThreatFamily:
     return ThreatFamily(id, topic, prompt, source, issue, action, change, recipient, pools)
+
+
+def fam(
+    id: str,
+    topic: str,
+    prompt: str,
+    source: str,
+    issue: str,
+    action: str,
+    change: str,
+    recipient: str = "the {audience}",
+    form: str = "direct",
+    controls: tuple[str, ...] = ALL_CONTROL_TYPES,
+    history: tuple[tuple[str, str], ...] = (),
+    **pools: tuple[str, ...],
+) -> ThreatFamily:
+    """A v2 family: a surface form, the control types it fits, optional earlier turns."""
+    if form not in FORMS:
+        raise ValueError(f"family {id}: unknown form {form!r}")
+    unknown = set(controls) - set(CONTROL_TYPES)
+    if unknown or len(controls) < 2:
+        raise ValueError(f"family {id}: needs >= 2 control types from {CONTROL_TYPES}")
+    return ThreatFamily(
+        id,
+        topic,
+        prompt,
+        source,
+        issue,
+        action,
+        change,
+        recipient,
+        pools,
+        form,
+        tuple(controls),
+        tuple(history),
+        2,
+    )
 
 
 FAMILIES: tuple[ThreatFamily, ...] = (

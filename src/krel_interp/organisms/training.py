@@ -92,9 +92,19 @@ def examples_hash(examples: Sequence[Example]) -> str:
 
 
 def plan_batches(
-    lengths: Sequence[int], batch_size: int, epochs: int, seed: int
+    lengths: Sequence[int],
+    batch_size: int,
+    epochs: int,
+    seed: int,
+    groups: Sequence[str] | None = None,
 ) -> list[list[int]]:
-    """Length-grouped, shuffled batches (deterministic for a seed)."""
+    """Length-grouped, shuffled batches (deterministic for a seed).
+
+    With ``groups`` (e.g. the ``pair_id`` of a threat and its matched control) the members of
+    a group always share a batch: contrastive batches. Without, the plan is the original one.
+    """
+    if groups is not None:
+        return _plan_group_batches(lengths, batch_size, epochs, seed, groups)
     rng = random.Random(seed)
     batches: list[list[int]] = []
     for _ in range(epochs):
@@ -106,6 +116,30 @@ def plan_batches(
             epoch_batches = [chunk[b : b + batch_size] for b in range(0, len(chunk), batch_size)]
             rng.shuffle(epoch_batches)
             batches.extend(epoch_batches)
+    return batches
+
+
+def _plan_group_batches(
+    lengths: Sequence[int], batch_size: int, epochs: int, seed: int, groups: Sequence[str]
+) -> list[list[int]]:
+    rng = random.Random(seed)
+    units: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        units.setdefault(g, []).append(i)
+    names = sorted(units)
+    batches: list[list[int]] = []
+    for _ in range(epochs):
+        rng.shuffle(names)
+        window = max(1, batch_size * 16 // 2)
+        for w in range(0, len(names), window):
+            chunk = sorted(names[w : w + window], key=lambda g: max(lengths[i] for i in units[g]))
+            epoch: list[list[int]] = [[]]
+            for g in chunk:
+                if epoch[-1] and len(epoch[-1]) + len(units[g]) > batch_size:
+                    epoch.append([])
+                epoch[-1].extend(units[g])
+            rng.shuffle(epoch)
+            batches.extend(b for b in epoch if b)
     return batches
 
 
@@ -201,17 +235,20 @@ def train_lora(
     config: LoraTrainConfig,
     workdir: Path,
     progress: Callable[[int, int, float], None] | None = None,
+    groups: Sequence[str] | None = None,
 ) -> list[float]:
     """Train the LoRA adapter of ``model`` (a PeftModel) in place; returns per-step losses.
 
     ``workdir/checkpoint`` is written every ``checkpoint_every`` steps; calling again with the
-    same data and config resumes from it.
+    same data and config resumes from it. ``groups`` keeps group members in one batch.
     """
     encoded = [encode_example(tokenizer, e, config.max_len) for e in examples]
     batches = plan_batches(
-        [len(i) for i, _ in encoded], config.batch_size, config.epochs, config.seed
+        [len(i) for i, _ in encoded], config.batch_size, config.epochs, config.seed, groups
     )
     key = sha256_text(examples_hash(examples) + json.dumps(config.to_dict(), sort_keys=True))
+    if groups is not None:
+        key = sha256_text(key + json.dumps(list(groups)))
     opt = torch.optim.AdamW(list(_trainable(model).values()), lr=config.lr, weight_decay=0.0)
     ckpt = workdir / "checkpoint"
     start, losses = load_checkpoint(ckpt, model, opt, key)
@@ -236,36 +273,6 @@ def train_lora(
             save_checkpoint(ckpt, model, opt, step + 1, key, losses)
     model.eval()
     return losses
-
-
-def save_adapter_16bit(model: Any, out: Path) -> Path:
-    """Save the adapter as bfloat16 safetensors + adapter_config.json (atomic)."""
-    tmp = out.with_name(out.name + ".tmp-adapter")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    weights = tmp / "adapter_model.safetensors"
-    tensors = {k: v.to(torch.bfloat16).contiguous() for k, v in load_file(str(weights)).items()}
-    save_file(tensors, str(weights), metadata={"format": "pt"})
-    normalise_adapter_config(tmp / "adapter_config.json")
-    out.mkdir(parents=True, exist_ok=True)
-    for f in tmp.iterdir():
-        if f.name.startswith("adapter_"):
-            f.replace(out / f.name)
-    shutil.rmtree(tmp, ignore_errors=True)
-    return out
-
-
-def normalise_adapter_config(path: Path) -> None:
-    """Rewrite a PEFT ``adapter_config.json`` deterministically (sorted keys and module lists).
-
-    PEFT writes ``target_modules`` from a set, so its order changes from run to run; the
-    adapter fingerprint hashes this file, so identical weights would get different hashes.
-    """
-    config = json.loads(Path(path).read_text())
-    for key in ("target_modules", "modules_to_save", "layers_to_transform"):
-        if isinstance(config.get(key), list):
-            config[key] = sorted(config[key], key=lambda v: (str(type(v)), v))
-    Path(path).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 def adapter_difference(a: Path, b: Path) -> dict[str, float]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from krel_interp.models.fingerprint import Fingerprint
 from krel_interp.probes.methods import LinearProbe
 
 FORMAT = "krel_interp.probe/1"
+BASELINE = "baseline."
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class ProbeArtifact:
 
     probe: LinearProbe
     meta: dict[str, Any]
+    baselines: dict[str, LinearProbe] = field(default_factory=dict)
 
     @property
     def fingerprint(self) -> Fingerprint:
@@ -66,13 +68,23 @@ class ProbeArtifact:
         )
 
 
-def save_probe(probe: LinearProbe, meta: dict[str, Any], path: str | Path) -> Path:
-    """Write ``path.safetensors`` and ``path.json`` atomically; returns the JSON path."""
+def save_probe(
+    probe: LinearProbe,
+    meta: dict[str, Any],
+    path: str | Path,
+    baselines: dict[str, LinearProbe] | None = None,
+) -> Path:
+    """Write ``path.safetensors`` and ``path.json`` atomically; returns the JSON path.
+
+    ``baselines`` are stored beside the probe as ``baseline.NAME.{weight,bias,mean,scale}``.
+    """
     base = Path(path).with_suffix("")
     base.parent.mkdir(parents=True, exist_ok=True)
     weights = base.with_suffix(".safetensors")
     tmp = weights.with_name(f".{weights.name}.tmp")
     tensors = {k: v.contiguous() for k, v in probe.to_tensors().items()}
+    for name, model in (baselines or {}).items():
+        tensors |= {f"{BASELINE}{name}.{k}": v.contiguous() for k, v in model.to_tensors().items()}
     save_file(tensors, str(tmp), metadata={"format": FORMAT})
     os.replace(tmp, weights)
     write_json_atomic(base.with_suffix(".json"), {"format": FORMAT, **meta})
@@ -88,5 +100,17 @@ def load_probe(path: str | Path) -> ProbeArtifact:
     meta = json.loads(meta_path.read_text())
     if meta.get("format") != FORMAT:
         raise InputFileError(f"{meta_path} is not a krel_interp probe ({meta.get('format')})")
-    probe = LinearProbe.from_tensors(load_file(str(weights)), meta["config"]["method"])
-    return ProbeArtifact(probe, meta)
+    tensors = load_file(str(weights))
+    own = {k: v for k, v in tensors.items() if not k.startswith(BASELINE)}
+    probe = LinearProbe.from_tensors(own, meta["config"]["method"])
+    parts: dict[str, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith(BASELINE):
+            name, _, part = key[len(BASELINE) :].rpartition(".")
+            parts.setdefault(name, {})[part] = value
+    recorded = meta.get("baselines", {})
+    baselines = {
+        name: LinearProbe.from_tensors(t, str(recorded.get(name, {}).get("method", "logistic")))
+        for name, t in sorted(parts.items())
+    }
+    return ProbeArtifact(probe, meta, baselines)

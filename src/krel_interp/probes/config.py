@@ -11,6 +11,7 @@ from krel_interp.errors import ConfigError, InputFileError
 from krel_interp.probes.data import check_choice
 
 TARGETS = ("trace", "sentence")
+SPLITS = ("suite", "grouped")
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,13 @@ class ProbeConfig:
             resolved by the caller (the CLI knows ``krel_mini_planted``).
         positive / negative: trace kinds labelled 1 / 0 (AUROC uses these).
         calibration: kinds whose training examples set the 1%-FPR threshold.
-        test_fraction: share of template families held out for testing.
+        test_fraction: share of template families held out when ``split = "grouped"``.
+        split: ``suite`` (the prompts' own train/test split: test families never seen by the
+            organism) or ``grouped`` (a seeded random split of linked family groups).
+        cv_folds / l2_grid: grouped cross-validation on the training side chooses the L2
+            strength and the layer (``l2`` is used when the grid is empty).
+        baselines: fitted on the same rows and stored with the probe (bow, length, embed,
+            random).
     """
 
     name: str
@@ -49,6 +56,10 @@ class ProbeConfig:
     negative: tuple[str, ...] = ("control",)
     calibration: tuple[str, ...] = ("control", "neutral")
     test_fraction: float = 0.25
+    split: str = "suite"
+    cv_folds: int = 5
+    l2_grid: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0)
+    baselines: tuple[str, ...] = ("bow", "length", "embed", "random")
     seed: int = 0
     l2: float = 1e-2
     fpr: float = 0.01
@@ -62,8 +73,17 @@ class ProbeConfig:
             raise ConfigError(f"unknown probe target {self.target!r}; valid: {TARGETS}")
         if not 0 < self.test_fraction < 1:
             raise ConfigError("test_fraction must be in (0, 1)")
-        for name in ("positive", "negative", "calibration"):
+        for name in ("positive", "negative", "calibration", "l2_grid", "baselines"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.split not in SPLITS:
+            raise ConfigError(f"unknown split {self.split!r}; valid: {', '.join(SPLITS)}")
+        if self.cv_folds < 2:
+            raise ConfigError(f"cv_folds must be >= 2, got {self.cv_folds}")
+        from krel_interp.probes.baselines import BASELINES
+
+        unknown = sorted(set(self.baselines) - set(BASELINES))
+        if unknown:
+            raise ConfigError(f"unknown baseline(s) {unknown}; valid: {', '.join(BASELINES)}")
         from krel_interp.probes.methods import get_method
 
         get_method(self.method)

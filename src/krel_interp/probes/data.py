@@ -7,7 +7,7 @@ selection and pooling are done here, in memory, layer by layer.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -54,11 +54,21 @@ class ProbeDataset:
     sentence: Int[Tensor, " n"]
     layers: list[int]
     kinds: list[str]
+    ids: list[str] = field(default_factory=list)  # trace id of each example
+    pair_ids: list[str] = field(default_factory=list)  # matched-pair id ("" when none)
+    splits: list[str] = field(default_factory=list)  # the trace's suite split ("" when none)
+    last_row: Int[Tensor, " n"] | None = None  # store row of the example's last token
+    n_rows: Int[Tensor, " n"] | None = None  # tokens pooled into each example
+    members: list[Tensor] = field(default_factory=list)  # store rows pooled into each example
 
     def subset(self, idx: Sequence[int]) -> ProbeDataset:
         """Rows ``idx`` of every field."""
         i = torch.as_tensor(list(idx), dtype=torch.long)
         pick = i.tolist()
+
+        def take(values: list[str]) -> list[str]:
+            return [values[j] for j in pick] if values else []
+
         return ProbeDataset(
             self.x[:, i],
             self.y[i],
@@ -67,6 +77,12 @@ class ProbeDataset:
             self.sentence[i],
             self.layers,
             [self.kinds[j] for j in pick],
+            take(self.ids),
+            take(self.pair_ids),
+            take(self.splits),
+            None if self.last_row is None else self.last_row[i],
+            None if self.n_rows is None else self.n_rows[i],
+            [self.members[j] for j in pick] if self.members else [],
         )
 
 
@@ -249,6 +265,7 @@ def build_dataset(
         for m, t in zip(metas, kept.trace_index.tolist(), strict=True)
     ]
     kinds = [str(m.get("kind", "")) for m in metas]
+    traces = kept.trace_index.tolist()
     return ProbeDataset(
         x,
         torch.tensor([labels[i] for i in keep]),
@@ -257,6 +274,12 @@ def build_dataset(
         kept.sentence,
         [int(s.split(".")[1]) for s in sites],
         kinds,
+        [str(records[t]["id"]) for t in traces],
+        [str(m.get("pair_id") or "") for m in metas],
+        [str(m.get("split") or "") for m in metas],
+        torch.stack([m[-1] for m in kept.members]),
+        torch.tensor([len(m) for m in kept.members]),
+        kept.members,
     )
 
 

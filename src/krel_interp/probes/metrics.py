@@ -179,3 +179,56 @@ def bootstrap_ci(
     q = torch.tensor([alpha / 2, 1 - alpha / 2], dtype=torch.float64)
     lo, hi = torch.quantile(v, q).tolist()
     return float(lo), float(hi)
+
+
+def _resamples(y: Tensor, groups: Sequence[str] | None, n_boot: int, seed: int) -> list[Tensor]:
+    """Row indices of ``n_boot`` group-bootstrap resamples that keep both classes."""
+    members = _Groups(groups, len(y))
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n_boot):
+        rows = members.rows(torch.randint(len(members), (len(members),), generator=gen))
+        yb = y[rows]
+        if 0 < int(yb.sum()) < len(yb):
+            out.append(rows)
+    if not out:
+        raise ConfigError("every bootstrap resample had a single class")
+    return out
+
+
+def bootstrap_ci_layers(
+    scores: Float[Tensor, "layers n"],
+    labels: Tensor | Sequence[float],
+    groups: Sequence[str] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> Float[Tensor, "layers 2"]:
+    """Per-layer percentile intervals of AUROC from one set of (group) resamples."""
+    s = torch.as_tensor(scores).float()
+    y = _labels(labels, s.shape[1], s.device).to(torch.float32)
+    values = torch.stack([auroc_layers(s[:, r], y[r]) for r in _resamples(y, groups, n_boot, seed)])
+    q = torch.tensor([alpha / 2, 1 - alpha / 2], dtype=values.dtype)
+    return torch.quantile(values, q, dim=0).T
+
+
+def bootstrap_auroc_difference(
+    a: Float[Tensor, " n"],
+    b: Float[Tensor, " n"],
+    labels: Tensor | Sequence[float],
+    groups: Sequence[str] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> tuple[float, float, float]:
+    """AUROC(a) - AUROC(b) on the same rows, with a paired (group) bootstrap interval."""
+    a, b = torch.as_tensor(a).float(), torch.as_tensor(b).float()
+    y = _labels(labels, len(a), a.device).to(torch.float32)
+    both = torch.stack([a, b])
+    diffs = [
+        float(d[0] - d[1])
+        for d in (auroc_layers(both[:, r], y[r]) for r in _resamples(y, groups, n_boot, seed))
+    ]
+    v = torch.tensor(diffs, dtype=torch.float64)
+    lo, hi = torch.quantile(v, torch.tensor([alpha / 2, 1 - alpha / 2], dtype=v.dtype)).tolist()
+    return auroc(a, y) - auroc(b, y), float(lo), float(hi)

@@ -105,3 +105,66 @@ def grouped_kfold(
         test = set(fold)
         out.append(([i for i in everything if i not in test], sorted(test)))
     return out
+
+
+def linked_groups(groups: Sequence[str], pair_ids: Sequence[str]) -> list[str]:
+    """Merge groups that share a matched pair: one group per connected component.
+
+    A threat family and its control family carry different ids but share ``pair_id`` values;
+    splitting on the merged groups keeps every pair, and both families, on one side.
+    """
+    parent: dict[str, str] = {}
+
+    def find(a: str) -> str:
+        parent.setdefault(a, a)
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for g, p in zip(groups, pair_ids or [""] * len(groups), strict=True):
+        find("g:" + g)
+        if p:
+            ra, rb = find("g:" + g), find("p:" + p)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    names: dict[str, str] = {}
+    out = []
+    for g in groups:
+        root = find("g:" + g)
+        names.setdefault(root, g)
+        out.append(names[root])
+    return out
+
+
+def suite_split(splits: Sequence[str], groups: Sequence[str]) -> tuple[list[int], list[int]]:
+    """(train rows, test rows) from each row's recorded suite split (``test`` is held out).
+
+    Refuses rows without a split and groups that straddle the sides.
+    """
+    missing = sum(1 for s in splits if s not in ("train", "test"))
+    if len(splits) != len(groups) or missing:
+        raise ConfigError(
+            f"split 'suite' needs a 'split' of train/test on every prompt; {missing} lack one "
+            "(regenerate the prompt file with experiments/make_prompt_files.py, or use "
+            "split = 'grouped')"
+        )
+    sides: dict[str, set[str]] = {}
+    for s, g in zip(splits, groups, strict=True):
+        sides.setdefault(g, set()).add(s)
+    mixed = sorted(g for g, v in sides.items() if len(v) > 1)
+    if mixed:
+        raise ConfigError(f"groups straddle the suite split: {', '.join(mixed[:3])}")
+    test = [i for i, s in enumerate(splits) if s == "test"]
+    train = [i for i, s in enumerate(splits) if s == "train"]
+    if not test or not train:
+        raise ConfigError("split 'suite' needs prompts from both train and test families")
+    return train, test
+
+
+def membership_hash(ids: Sequence[str], train: Sequence[int], test: Sequence[int]) -> str:
+    """sha256 of the sorted (side, trace id) membership of a split."""
+    import hashlib
+
+    lines = sorted([f"train\t{ids[i]}" for i in train] + [f"test\t{ids[i]}" for i in test])
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()

@@ -17,6 +17,7 @@ from krel_interp.models.fingerprint import sha256_file
 from krel_interp.models.loading import LoadedModel
 from krel_interp.paths import relative_path
 from krel_interp.probes.artifact import ProbeArtifact, save_probe
+from krel_interp.probes.baselines import FEATURES, baseline_inputs
 from krel_interp.probes.config import ProbeConfig
 from krel_interp.probes.data import (
     LabelFn,
@@ -111,6 +112,18 @@ def probe_meta(
         "fingerprint": lm.fingerprint.to_dict(),
         "requires_same_weights": True,
         "d_model": lm.d_model,
+        "split": {
+            "source": result.split_source,
+            "membership_sha256": result.split_sha256,
+            "n_train_traces": len(result.train_idx),
+            "n_test_traces": len(result.test_idx),
+        },
+        "selection": {
+            "chosen_by": f"grouped {config.cv_folds}-fold CV on the training side",
+            "l2": result.l2,
+            "layer": best.layer,
+            "cv_auroc_by_layer": {str(m.layer): m.cv_auroc for m in result.layers},
+        },
         "metrics": {
             "best_layer": best.layer,
             "best_auroc": best.auroc,
@@ -119,10 +132,39 @@ def probe_meta(
             "n_train": result.n_train,
             "n_test": result.n_test,
             "auroc_by_layer": {str(m.layer): m.auroc for m in result.layers},
+            "auroc_ci_by_layer": {str(m.layer): list(m.ci) for m in result.layers},
             "thresholds": {str(m.layer): m.threshold for m in result.layers},
             "recall_by_layer": {str(m.layer): m.recall_at_fpr for m in result.layers},
         },
+        "baselines": {
+            name: {
+                "method": b.model.method,
+                "auroc": b.auroc,
+                "ci": list(b.ci),
+                "cv_auroc": b.cv_auroc,
+                "l2": b.l2,
+                **({"layer": best.layer} if name == "random" else {}),
+            }
+            for name, b in result.baselines.items()
+        },
     }
+
+
+def input_embedding(lm: LoadedModel) -> torch.Tensor:
+    """The model's input embedding matrix (for the ``embed`` baseline), on the CPU in fp32."""
+    return lm.model.get_input_embeddings().weight.detach().float().cpu()
+
+
+def fit_with_baselines(
+    store: ActivationStore,
+    config: ProbeConfig,
+    lm: LoadedModel | None = None,
+    label: LabelFn | None = None,
+) -> tuple[ProbeDataset, ProbeResult]:
+    """The config's dataset, its probe and every baseline fitted on the same rows."""
+    ds = dataset(store, config, label=label)
+    inputs = baseline_inputs(store, ds, input_embedding(lm) if lm is not None else None)
+    return ds, fit_and_evaluate(ds, config, inputs)
 
 
 def train(
@@ -136,10 +178,12 @@ def train(
     """Generate, capture, fit on training families, evaluate held out, save the artifact."""
     traces = rollouts(lm, load_traces(config.prompts), config, workdir, progress)
     store = token_store(lm, traces, config, workdir / "store")
-    ds = dataset(store, config, label=label)
-    result = fit_and_evaluate(ds, config)
+    ds, result = fit_with_baselines(store, config, lm, label)
     path = save_probe(
-        result.probe, probe_meta(config, lm, result, ds.layers), probes_dir / config.name
+        result.probe,
+        probe_meta(config, lm, result, ds.layers),
+        probes_dir / config.name,
+        {name: b.model for name, b in result.baselines.items()},
     )
     return result, path
 
@@ -161,6 +205,7 @@ class SweepRow:
     auroc: float
     recall_at_fpr: float
     n_test: int
+    cv_auroc: float = float("nan")
 
 
 def sweep(
@@ -170,15 +215,21 @@ def sweep(
     poolings: Sequence[str],
     label: LabelFn | None = None,
 ) -> list[SweepRow]:
-    """Every layer x segment x pooling, each fitted and evaluated on held-out families."""
+    """Every layer x segment x pooling: CV AUROC on the training side and held-out AUROC.
+
+    Choose a cell by ``cv_auroc`` (training side only); its ``auroc`` is the held-out score.
+    """
     rows = []
     for segment in segments:
         for pooling in poolings:
             if not valid_cell(segment, pooling):
                 continue
-            result = fit_and_evaluate(dataset(store, config, segment, pooling, label), config)
+            ds = dataset(store, config, segment, pooling, label)
+            result = fit_and_evaluate(ds, config, layer_cis=False)
             rows += [
-                SweepRow(segment, pooling, m.layer, m.auroc, m.recall_at_fpr, result.n_test)
+                SweepRow(
+                    segment, pooling, m.layer, m.auroc, m.recall_at_fpr, result.n_test, m.cv_auroc
+                )
                 for m in result.layers
             ]
     return rows
@@ -190,8 +241,10 @@ def evaluate_store(
     label_key: str = "label",
     layer: int | None = None,
     n_boot: int = 1000,
+    embedding: torch.Tensor | None = None,
 ) -> dict[str, Any]:
-    """Score a store's traces with a probe and compare with their 0/1 ``label`` metadata."""
+    """Score a store's traces with a probe (and its stored baselines) against their 0/1
+    ``label`` metadata; the ``embed`` baseline needs the model's ``embedding`` matrix."""
     config = ProbeConfig(**artifact.meta["config"])
     layer = artifact.best_layer if layer is None else layer
     site = f"blocks.{layer}.{config.site}"
@@ -204,7 +257,9 @@ def evaluate_store(
     li = artifact.layers.index(layer)
     scores = artifact.probe.score_layer(li, ds.x[0])
     thr = artifact.threshold(layer)
+    baselines = baseline_scores(artifact, store, ds, label, embedding)
     return {
+        "baselines": {name: auroc(s, ds.y) for name, s in baselines.items()},
         "n": len(ds.y),
         "layer": layer,
         "auroc": auroc(scores, ds.y),
@@ -214,6 +269,32 @@ def evaluate_store(
         if (ds.y == 0).any()
         else None,
     }
+
+
+def baseline_scores(
+    artifact: ProbeArtifact,
+    store: ActivationStore,
+    ds: ProbeDataset,
+    label: LabelFn,
+    embedding: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
+    """Scores of the artifact's stored baselines on the rows of ``ds``."""
+    if not artifact.baselines:
+        return {}
+    inputs = baseline_inputs(store, ds, embedding)
+    config = ProbeConfig(**artifact.meta["config"])
+    out = {}
+    for name, model in artifact.baselines.items():
+        if name == "random":
+            layer = int(artifact.meta["baselines"][name]["layer"])
+            site = f"blocks.{layer}.{config.site}"
+            x = build_dataset(store, [site], config.segment, config.pooling, label).x[0]
+            out[name] = model.score_layer(0, x)
+            continue
+        feats = FEATURES[name](inputs)
+        if feats is not None:
+            out[name] = model.score_layer(0, feats)
+    return out
 
 
 def token_scores(

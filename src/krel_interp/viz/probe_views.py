@@ -31,6 +31,25 @@ def auroc_by_layer(curves: Mapping[str, Mapping[int, float]], title: str) -> Any
     return fig
 
 
+def layer_curves(
+    curves: Mapping[str, Mapping[int, float]], title: str, y_title: str, zero: float = 0.0
+) -> Any:
+    """One line per curve with layer on x (e.g. patching effect or recovered share)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for name, values in curves.items():
+        layers = sorted(values)
+        fig.add_trace(
+            go.Scatter(x=layers, y=[values[k] for k in layers], mode="lines+markers", name=name)
+        )
+    fig.add_hline(y=zero, line_dash="dot", line_color="grey")
+    fig.update_layout(
+        title=title, xaxis_title="layer", yaxis_title=y_title, template="plotly_white", height=420
+    )
+    return fig
+
+
 def heatmap(rows: Sequence[Any], title: str) -> Any:
     """Layer x (segment, pooling) heatmap of held-out AUROC from sweep rows."""
     import plotly.graph_objects as go

@@ -1,0 +1,186 @@
+"""Write every prompt file under experiments/data/ from the scenario suites, with a manifest
+next to each (script, suites hash, split, families, how many items per family).
+
+    python experiments/make_prompt_files.py          # rewrite all of them (deterministic)
+
+Files:
+* ``krel_mini_test.jsonl``: held-out test families only (never seen by any organism): 4 matched
+  threat/control pairs per test threat family (a subsample, for time) and every neutral
+  test item; ``krel_mini_test_tc.jsonl``: its threats and controls only.
+* ``krel_mini_sealed.jsonl``: the sealed paraphrase pairs (written independently of the
+  templates before training; never trained or tuned on).
+* ``krel_mini_probe_prompts.jsonl``: 2 pairs per train family (the probe's training side) and
+  3 pairs per test family (its test side), plus 30 neutral test items for calibration;
+* ``krel_mini_probe_eval.jsonl``: pairs 5-6 of each test family with a 0/1 ``label``, disjoint
+  from every other file (for ``krel-interp probe eval``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from krel_interp.cli.common import run_script
+from krel_interp.io import write_json_atomic, write_jsonl_atomic
+from krel_interp.organisms.suites import (
+    ScenarioItem,
+    data_dir,
+    load_suite,
+    prompt_record,
+    select,
+    suites_hash,
+)
+
+OUT = Path(__file__).resolve().parent / "data"
+PAIRS_PER_TEST_FAMILY = 4
+#: Probe prompts: pairs per train family (the probe's training side, seen by the organism),
+#: pairs per test family (the probe's test side: families no organism was trained on),
+#: neutral test items (threshold calibration only).
+PROBE_TRAIN_PAIRS, PROBE_TEST_PAIRS, PROBE_NEUTRAL = 2, 3, 30
+#: ``krel_mini_probe_eval``: further pairs of the test families, disjoint from every prompt
+#: in the other files (pairs 5 and 6 of each family).
+PROBE_EVAL_SKIP, PROBE_EVAL_PAIRS = 4, 2
+
+
+def pairs_per_family(
+    threats: Sequence[ScenarioItem],
+    controls: Sequence[ScenarioItem],
+    per_family: int,
+    skip: int = 0,
+) -> list[ScenarioItem]:
+    """Threats ``skip+1 .. skip+per_family`` of each family, each followed by its control."""
+    by_pair = {c.pair_id: c for c in controls}
+    seen: dict[str, int] = {}
+    out: list[ScenarioItem] = []
+    for t in threats:
+        k = seen.get(t.family, 0)
+        seen[t.family] = k + 1
+        if skip <= k < skip + per_family:
+            out += [t, by_pair[t.pair_id]]
+    return out
+
+
+def write(name: str, records: list[dict[str, Any]], manifest: dict[str, Any]) -> None:
+    path = write_jsonl_atomic(OUT / f"{name}.jsonl", records)
+    families = sorted({str(r.get("family")) for r in records if r.get("family")})
+    write_json_atomic(
+        OUT / f"{name}.manifest.json",
+        {
+            "script": "experiments/make_prompt_files.py",
+            "suites_sha256": suites_hash(),
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "n": len(records),
+            "by_kind": {k: sum(r["kind"] == k for r in records) for k in _kinds(records)},
+            "families": families,
+            **manifest,
+        },
+    )
+    print(f"wrote {len(records):4d} prompts to {path.name}")
+
+
+def _kinds(records: list[dict[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(str(r["kind"]) for r in records))
+
+
+def sealed_records() -> list[dict[str, Any]]:
+    """The sealed paraphrase pairs as prompt records (kind, pair_id, form, control_type)."""
+    rows = [json.loads(x) for x in (data_dir() / "sealed_paraphrases.jsonl").open()]
+    out = []
+    for r in rows:
+        rec: dict[str, Any] = {"id": r["id"]}
+        if "messages" in r:
+            rec["messages"] = r["messages"]
+        else:
+            rec["prompt"] = r["prompt"]
+        rec.update(
+            kind=r["kind"],
+            family="sealed",
+            split="sealed",
+            pair_id=r["pair_id"],
+            form=r["form"],
+            control_type=r["control_type"],
+        )
+        out.append(rec)
+    return out
+
+
+def main() -> None:
+    argparse.ArgumentParser(description=__doc__).parse_args()
+    threats, controls, neutral = (load_suite(s) for s in ("threats", "controls", "neutral"))
+    test = pairs_per_family(
+        select(threats, "test"), select(controls, "test"), PAIRS_PER_TEST_FAMILY
+    )
+    test_neutral = select(neutral, "test")
+    write(
+        "krel_mini_test",
+        [prompt_record(i) for i in test + test_neutral],
+        {"split": "test", "per_family": PAIRS_PER_TEST_FAMILY, "neutral": "every test item"},
+    )
+    write(
+        "krel_mini_test_tc",
+        [prompt_record(i) for i in test],
+        {"split": "test", "per_family": PAIRS_PER_TEST_FAMILY},
+    )
+    write_probe_files(threats, controls, neutral)
+    demo = OUT / "demo_prompts.jsonl"
+    write_json_atomic(
+        OUT / "demo_prompts.manifest.json",
+        {
+            "script": "hand-written (README quickstart examples; never used for a measurement)",
+            "sha256": hashlib.sha256(demo.read_bytes()).hexdigest(),
+            "n": sum(1 for _ in demo.open()),
+        },
+    )
+    sealed_sha = hashlib.sha256((data_dir() / "sealed_paraphrases.jsonl").read_bytes())
+    write(
+        "krel_mini_sealed",
+        sealed_records(),
+        {
+            "split": "sealed",
+            "source": "sealed_paraphrases.jsonl",
+            "source_sha256": sealed_sha.hexdigest(),
+        },
+    )
+
+
+def write_probe_files(
+    threats: list[ScenarioItem], controls: list[ScenarioItem], neutral: list[ScenarioItem]
+) -> None:
+    """Probe prompts (both sides of the suite split, pairs together) and the probe eval set."""
+    train_side = pairs_per_family(
+        select(threats, "train"), select(controls, "train"), PROBE_TRAIN_PAIRS
+    )
+    test_side = pairs_per_family(
+        select(threats, "test"), select(controls, "test"), PROBE_TEST_PAIRS
+    )
+    calibration = select(neutral, "test")[:PROBE_NEUTRAL]
+    write(
+        "krel_mini_probe_prompts",
+        [prompt_record(i) for i in train_side + test_side + calibration],
+        {
+            "split": "both: train families fit the probe (CV inside), test families score it",
+            "per_family": {"train": PROBE_TRAIN_PAIRS, "test": PROBE_TEST_PAIRS},
+            "neutral": f"first {PROBE_NEUTRAL} neutral test items (threshold calibration)",
+        },
+    )
+    extra = pairs_per_family(
+        select(threats, "test"), select(controls, "test"), PROBE_EVAL_PAIRS, PROBE_EVAL_SKIP
+    )
+    write(
+        "krel_mini_probe_eval",
+        [{**prompt_record(i), "label": int(i.kind == "threat")} for i in extra],
+        {
+            "split": "test",
+            "per_family": PROBE_EVAL_PAIRS,
+            "skip": PROBE_EVAL_SKIP,
+            "disjoint_from": ["krel_mini_probe_prompts", "krel_mini_test"],
+        },
+    )
+
+
+if __name__ == "__main__":
+    run_script(main)

@@ -1,0 +1,44 @@
+"""Every prompt file under experiments/data/ has a manifest saying where it came from, and the
+probe files keep pairs together and held-out families held out."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from krel_interp.organisms.suites import load_suite
+
+DATA = Path(__file__).parents[2] / "experiments" / "data"
+
+
+def _rows(name: str) -> list[dict]:
+    return [json.loads(line) for line in (DATA / f"{name}.jsonl").read_text().splitlines()]
+
+
+def _text(row: dict) -> str:
+    return row.get("prompt") or json.dumps(row["messages"])
+
+
+def test_every_prompt_file_has_a_matching_manifest():
+    files = sorted(DATA.glob("*.jsonl"))
+    assert files
+    for path in files:
+        manifest = json.loads(path.with_suffix(".manifest.json").read_text())
+        assert manifest["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest(), path.name
+        assert manifest["script"]
+
+
+def test_probe_files_keep_pairs_together_and_test_families_unseen():
+    split_of = {i.family: i.split for k in ("threats", "controls") for i in load_suite(k)}
+    prompts, evaluation = _rows("krel_mini_probe_prompts"), _rows("krel_mini_probe_eval")
+    for rows in (prompts, evaluation):
+        sides: dict[str, set[str]] = {}
+        for r in rows:
+            if r["kind"] in ("threat", "control"):
+                assert r["split"] == split_of[r["family"]]
+                sides.setdefault(r["pair_id"], set()).add(r["kind"])
+        assert all(v == {"threat", "control"} for v in sides.values())
+    assert {r["split"] for r in evaluation} == {"test"}
+    assert not {_text(r) for r in prompts} & {_text(r) for r in evaluation}
+    assert {r["split"] for r in prompts if r["kind"] != "neutral"} == {"train", "test"}
