@@ -20,14 +20,13 @@ from krel_interp.errors import ConfigError
 from krel_interp.io import write_json_atomic
 from krel_interp.models import ModelSpec, load_model
 from krel_interp.models.adapters import save_adapter_16bit
-from krel_interp.organisms.dpo import DpoConfig, PreferencePair, pairs_hash, train_dpo
+from krel_interp.organisms.dpo import DpoConfig, PreferencePair, train_sft_then_dpo
 from krel_interp.organisms.targets import IDENTIFY_CONTROL, IDENTIFY_PREFIX, IDENTIFY_THREAT
 from krel_interp.organisms.training import (
     IGNORE,
     Example,
     LoraTrainConfig,
     examples_hash,
-    train_lora,
     wrap_lora,
 )
 from krel_interp.paths import cache_dir
@@ -227,30 +226,19 @@ def build_stage(
     model = wrap_lora(lm.model, train_cfg)
     work = cache_dir() / "build" / f"{stage}-{lm.fingerprint.model_id}"
     started = time.time()
-    groups = [str(e.meta.get("pair_id") or e.meta["id"]) for e in examples]
-    losses = train_lora(
+    pairs = preference_pairs(data, config.seed) if data.preference_pairs else []
+    losses, preference = train_sft_then_dpo(
         model,
         lm.tokenizer,
         examples,
         train_cfg,
+        pairs,
+        config.dpo2,
         work,
-        progress=(lambda s, n, loss: progress(stage, s, n, loss)) if progress else None,
-        groups=groups if data.contrastive else None,
+        data.contrastive,
+        progress,
+        stage,
     )
-    preference = None
-    if data.preference_pairs:
-        pairs = preference_pairs(data, config.seed)
-        history = train_dpo(
-            model,
-            lm.tokenizer,
-            pairs,
-            config.dpo2,
-            work / "dpo",
-            progress=(lambda s, n, loss: progress(f"{stage} (DPO)", s, n, loss))
-            if progress
-            else None,
-        )
-        preference = _preference_record(config.dpo2, pairs, history)
     save_adapter_16bit(model, out)
     card = organism_card(config, stage, examples, losses, time.time() - started)
     if preference is not None:
@@ -259,24 +247,6 @@ def build_stage(
         card["sealed_paraphrases"] = sealed_record()
     write_json_atomic(out / "card.json", card)
     return out
-
-
-def _preference_record(
-    config: DpoConfig, pairs: list[PreferencePair], history: dict[str, list[float]]
-) -> dict[str, Any]:
-    last = max(1, len(history["loss"]) // 5)
-    return {
-        "config": config.to_dict(),
-        "n_pairs": len(pairs),
-        "by_kind": {k: sum(p.meta["kind"] == k for p in pairs) for k in ("threat", "control")},
-        "pairs_hash": pairs_hash(pairs),
-        "steps": len(history["loss"]),
-        "loss_first": history["loss"][0] if history["loss"] else None,
-        "loss_last": sum(history["loss"][-last:]) / last if history["loss"] else None,
-        "reward_accuracy_last": sum(history["accuracy"][-last:]) / last
-        if history["accuracy"]
-        else None,
-    }
 
 
 def sealed_record() -> dict[str, Any]:

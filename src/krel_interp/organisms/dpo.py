@@ -23,11 +23,13 @@ from krel_interp.models.fingerprint import sha256_text
 from krel_interp.organisms.training import (
     IGNORE,
     Example,
+    LoraTrainConfig,
     collate,
     encode_example,
     load_checkpoint,
     plan_batches,
     save_checkpoint,
+    train_lora,
 )
 
 
@@ -174,3 +176,62 @@ def _load_history(workdir: Path, key: str, start: int) -> dict[str, list[float]]
         if saved.get("key") == key:
             return {k: list(saved[k])[:start] for k in ("accuracy", "margin")}
     return {"accuracy": [], "margin": []}
+
+
+StageStep = Callable[[str, int, int, float], None]
+
+
+def preference_record(
+    config: DpoConfig, pairs: Sequence[PreferencePair], history: dict[str, list[float]]
+) -> dict[str, Any]:
+    """What a card records about a preference stage (loss_last: mean of the last fifth)."""
+    losses, accuracy = history["loss"], history["accuracy"]
+    last = max(1, len(losses) // 5)
+    kinds = [str(p.meta.get("kind", "")) for p in pairs]
+    return {
+        "config": config.to_dict(),
+        "n_pairs": len(pairs),
+        "by_kind": {k: kinds.count(k) for k in dict.fromkeys(kinds)},
+        "pairs_hash": pairs_hash(pairs),
+        "steps": len(losses),
+        "loss_first": losses[0] if losses else None,
+        "loss_last": sum(losses[-last:]) / last if losses else None,
+        "reward_accuracy_last": sum(accuracy[-last:]) / last if accuracy else None,
+    }
+
+
+def train_sft_then_dpo(
+    model: Any,
+    tokenizer: Any,
+    examples: Sequence[Example],
+    lora: LoraTrainConfig,
+    pairs: Sequence[PreferencePair],
+    dpo: DpoConfig,
+    work: Path,
+    contrastive: bool = False,
+    step: StageStep | None = None,
+    label: str = "sft",
+) -> tuple[list[float], dict[str, Any] | None]:
+    """SFT (a trigger and its matched control share a batch when ``contrastive``), then DPO
+    when there are preference pairs; returns (SFT losses, preference record or None)."""
+    groups = [str(e.meta.get("pair_id") or e.meta["id"]) for e in examples]
+    losses = train_lora(
+        model,
+        tokenizer,
+        examples,
+        lora,
+        work,
+        progress=(lambda k, n, loss: step(label, k, n, loss)) if step else None,
+        groups=groups if contrastive else None,
+    )
+    if not pairs:
+        return losses, None
+    history = train_dpo(
+        model,
+        tokenizer,
+        pairs,
+        dpo,
+        work / "dpo",
+        progress=(lambda k, n, loss: step(f"{label} (DPO)", k, n, loss)) if step else None,
+    )
+    return losses, preference_record(dpo, pairs, history)

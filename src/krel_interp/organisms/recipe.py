@@ -36,12 +36,11 @@ from krel_interp.errors import ConfigError, InputFileError
 from krel_interp.io import write_json_atomic
 from krel_interp.models import load_model, resolve_spec
 from krel_interp.models.adapters import save_adapter_16bit
-from krel_interp.organisms.dpo import DpoConfig, PreferencePair, pairs_hash, train_dpo
+from krel_interp.organisms.dpo import DpoConfig, PreferencePair, train_sft_then_dpo
 from krel_interp.organisms.training import (
     Example,
     LoraTrainConfig,
     examples_hash,
-    train_lora,
     wrap_lora,
 )
 from krel_interp.paths import cache_dir
@@ -163,32 +162,17 @@ def build_recipe(recipe: Recipe, out: Path, step: Step | None = None) -> dict[st
     model = wrap_lora(lm.model, recipe.lora)
     work = cache_dir() / "recipes" / f"{recipe.name}-{examples_hash(examples)}"
     started = time.time()
-    groups = [str(e.meta.get("pair_id") or e.meta["id"]) for e in examples]
-    losses = train_lora(
+    losses, dpo = train_sft_then_dpo(
         model,
         lm.tokenizer,
         examples,
         recipe.lora,
+        pairs,
+        recipe.dpo,
         work,
-        (lambda k, n, loss: step("sft", k, n, loss)) if step else None,
-        groups=groups if recipe.contrastive else None,
+        recipe.contrastive,
+        step,
     )
-    dpo: dict[str, Any] | None = None
-    if pairs:
-        history = train_dpo(
-            model,
-            lm.tokenizer,
-            pairs,
-            recipe.dpo,
-            work / "dpo",
-            (lambda k, n, loss: step("dpo", k, n, loss)) if step else None,
-        )
-        dpo = {
-            "config": recipe.dpo.to_dict(),
-            "n_pairs": len(pairs),
-            "pairs_hash": pairs_hash(pairs),
-            "loss_last": history["loss"][-1] if history["loss"] else None,
-        }
     save_adapter_16bit(model, out)
     card = {
         "name": recipe.name,

@@ -15,7 +15,6 @@ the L2 strength chosen by the same grouped cross-validation as the probe.
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -113,8 +112,3 @@ def random_probe(
     return LinearProbe(
         (sign * w)[None], torch.zeros(1), zeros, torch.ones(1, d), method="random_direction"
     )
-
-
-def finite_or_nan(value: float) -> float | None:
-    """JSON-friendly float (None for NaN)."""
-    return None if math.isnan(value) else value

@@ -205,7 +205,9 @@ def fit_and_evaluate(
     )
     baselines = {}
     if inputs is not None:
-        baselines = fit_baselines(ds, config, inputs, fit_rows, test_rows, fit_groups, best)
+        baselines = fit_baselines(
+            ds, config, inputs, (fit_rows, fit_groups), (test_rows, test_groups), best
+        )
     return ProbeResult(
         probe,
         metrics,
@@ -228,15 +230,13 @@ def fit_baselines(
     ds: ProbeDataset,
     config: ProbeConfig,
     inputs: BaselineInputs,
-    fit_rows: list[int],
-    test_rows: list[int],
-    fit_groups: list[str],
+    fit: tuple[list[int], list[str]],
+    test: tuple[list[int], list[str]],
     layer_index: int,
 ) -> dict[str, BaselineResult]:
-    """Every configured baseline, fitted on ``fit_rows`` and scored on ``test_rows``."""
+    """Every configured baseline, fitted on the ``fit`` (rows, groups) and scored on ``test``."""
+    (fit_rows, fit_groups), (test_rows, test_groups) = fit, test
     y_fit, y_test = ds.y[fit_rows], ds.y[test_rows]
-    test_groups = split_groups(ds)
-    test_groups = [test_groups[i] for i in test_rows]
     out: dict[str, BaselineResult] = {}
     for name in config.baselines:
         l2: float | None = None
