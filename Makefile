@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 export WANDB_MODE ?= disabled
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: venv test lint typecheck unit integration demo bench bench-probes organisms judges prompt-files eval-krel-mini probes-krel-mini clean
+.PHONY: venv test lint typecheck unit integration demo bench bench-probes organisms judges prompt-files eval-krel-mini probes-krel-mini naturalness clean
 
 venv: $(STAMP)
 
@@ -68,3 +68,9 @@ probes-krel-mini: $(STAMP)
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache
+
+# Naturalness (quick suite) of the three organisms against their bases; base rollouts are shared.
+naturalness: $(STAMP)
+	$(VENV)/bin/krel-interp eval naturalness smolthink --base smollm2-135m --out runs/naturalness --json
+	$(VENV)/bin/krel-interp eval naturalness krel-mini-pair --out runs/naturalness --json
+	$(VENV)/bin/krel-interp eval naturalness leaky-mini-pair --out runs/naturalness --json

@@ -262,12 +262,15 @@ def generate_traces(
     out_dir: str | Path,
     progress: Progress | None = None,
     overwrite: bool = False,
+    intervention: dict[str, Any] | None = None,
 ) -> list[Trace]:
     """Generate completions for ``traces`` into ``out_dir/traces.jsonl`` (resumable).
 
     Also writes ``generation.json`` (config, fingerprint) and ``dataset/`` (datasets table).
-    Resuming is refused when the existing rollouts came from another model or config;
-    ``overwrite`` starts afresh instead.
+    ``intervention`` records what was done to the model while generating (a steering vector
+    and how it was applied: the caller holds the hooks); it is stored with every row.
+    Resuming is refused when the existing rollouts came from another model, config or
+    intervention; ``overwrite`` starts afresh instead.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -276,7 +279,11 @@ def generate_traces(
         path.unlink(missing_ok=True)
         shutil.rmtree(out / "dataset", ignore_errors=True)
     done = _done_ids(path)
-    meta = {"config": asdict(config), "fingerprint": lm.fingerprint.to_dict()}
+    meta = {
+        "config": asdict(config),
+        "fingerprint": lm.fingerprint.to_dict(),
+        "intervention": intervention,
+    }
     meta = json.loads(json.dumps(meta, default=str))  # compare as stored (tuples -> lists)
     _check_resumable(out, meta, done, traces)
     write_json_atomic(out / "generation.json", {**meta, "n": len(done), "complete": False})
@@ -292,7 +299,12 @@ def generate_traces(
             for t in batch:
                 fh.write(
                     json.dumps(
-                        {"id": t.id, "messages": list(t.messages), **t.meta},
+                        {
+                            "id": t.id,
+                            "messages": list(t.messages),
+                            **t.meta,
+                            "intervention": meta["intervention"],
+                        },
                         ensure_ascii=False,
                         default=str,
                     )
@@ -318,8 +330,12 @@ def _check_resumable(
     if not done:
         return
     first = done[0]
-    old = {"config": first.get("generation"), "fingerprint": first.get("model")}
-    stale = [k for k in ("config", "fingerprint") if old[k] != meta[k]]
+    old = {
+        "config": first.get("generation"),
+        "fingerprint": first.get("model"),
+        "intervention": first.get("intervention"),
+    }
+    stale = [k for k in ("config", "fingerprint", "intervention") if old[k] != meta[k]]
     ids = [str(r.get("id")) for r in done]
     if len(ids) > len(traces) or ids != [t.id for t in traces[: len(ids)]]:
         stale.append("prompt list")

@@ -22,6 +22,16 @@ from krel_interp.cli.eval_cmd import eval_app
 from krel_interp.cli.organism_cmd import organism_app
 from krel_interp.cli.patch_cmd import patch
 from krel_interp.cli.probe_cmd import probe_app
+from krel_interp.cli.steer_cmd import (
+    CoefOpt,
+    LayersOpt,
+    OperatorOpt,
+    ScopeOpt,
+    SteerOpt,
+    check_steer_options,
+    steer_app,
+    steering,
+)
 
 if TYPE_CHECKING:
     from krel_interp.models import LoadedModel, LoadedPair
@@ -34,6 +44,7 @@ app = typer.Typer(
 app.add_typer(eval_app, name="eval")
 app.add_typer(probe_app, name="probe")
 app.add_typer(organism_app, name="organism")
+app.add_typer(steer_app, name="steer")
 app.command()(patch)
 
 
@@ -104,13 +115,19 @@ def generate(
     think_budget: Annotated[int | None, typer.Option(help="Close think after N tokens")] = None,
     answer_tokens: int = 128,
     overwrite: Annotated[bool, typer.Option(help="Discard rollouts already in OUT")] = False,
+    steer: SteerOpt = None,
+    scope: ScopeOpt = "think",
+    coef: CoefOpt = 1.0,
+    layers: LayersOpt = None,
+    operator: OperatorOpt = "add",
 ) -> None:
-    """Generate thinking rollouts for a prompt file (resumable)."""
+    """Generate thinking rollouts for a prompt file (resumable), optionally steered."""
     from krel_interp.generate import GenerationConfig, generate_traces
     from krel_interp.traces import load_traces
 
     setup_logging()
     traces = load_traces(require_file(prompts, "prompt file"))
+    check_steer_options(steer, scope, operator)
     from krel_interp.models.presets import generation_defaults
 
     defaults = generation_defaults(model)
@@ -128,8 +145,19 @@ def generate(
         max_answer_tokens=answer_tokens,
     )
     lm = _load(model, adapter)
-    with progress_bar("generating", len(traces)) as advance:
-        results = generate_traces(lm, traces, config, out, progress=advance, overwrite=overwrite)
+    with (
+        steering(lm, steer, scope, coef, layers, operator) as intervention,
+        progress_bar("generating", len(traces)) as advance,
+    ):
+        results = generate_traces(
+            lm,
+            traces,
+            config,
+            out,
+            progress=advance,
+            overwrite=overwrite,
+            intervention=intervention,
+        )
     console.print(f"wrote {len(results)} traces to {out / 'traces.jsonl'}")
 
 

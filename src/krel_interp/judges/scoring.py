@@ -12,11 +12,12 @@ from typing import Any
 import torch
 
 from krel_interp.models.loading import LoadedModel
+from krel_interp.models.scoring import next_token_logprobs
 
 ANSWER_WORDS = {"yes": ("yes", "Yes", "YES"), "no": ("no", "No", "NO")}
 
 
-def _first_ids(tokenizer: Any, words: Sequence[str]) -> list[int]:
+def first_token_ids(tokenizer: Any, words: Sequence[str]) -> list[int]:
     ids: set[int] = set()
     for w in words:
         for text in (w, " " + w):
@@ -38,7 +39,6 @@ def render(lm: LoadedModel, prompt: str) -> str:
     )
 
 
-@torch.inference_mode()
 def yes_probability(
     lm: LoadedModel,
     texts: Sequence[str],
@@ -48,40 +48,8 @@ def yes_probability(
 ) -> list[float]:
     """P(yes) / (P(yes) + P(no)) for the first answer token of each prompt."""
     tok = lm.tokenizer
-    yes, no = _first_ids(tok, ANSWER_WORDS["yes"]), _first_ids(tok, ANSWER_WORDS["no"])
+    yes, no = first_token_ids(tok, ANSWER_WORDS["yes"]), first_token_ids(tok, ANSWER_WORDS["no"])
     prompts = [render(lm, prompt_for(t)) for t in texts]
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    out = [0.0] * len(prompts)
-    side = tok.padding_side
-    tok.padding_side = "left"
-    try:
-        for b in range(0, len(order), batch_size):
-            idx = order[b : b + batch_size]
-            enc = tok(
-                [prompts[i] for i in idx],
-                return_tensors="pt",
-                padding=True,
-                add_special_tokens=False,
-            )
-            mask = enc["attention_mask"]
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding: explicit positions
-            with lm.active() as model:
-                logits = (
-                    model(
-                        input_ids=enc["input_ids"].to(lm.device),
-                        attention_mask=mask.to(lm.device),
-                        position_ids=positions.to(lm.device),
-                        use_cache=False,
-                    )
-                    .logits[:, -1]
-                    .float()
-                )
-            logp = torch.log_softmax(logits, dim=-1)
-            margin = torch.logsumexp(logp[:, yes], -1) - torch.logsumexp(logp[:, no], -1)
-            for i, p in zip(idx, torch.sigmoid(margin).cpu().tolist(), strict=True):
-                out[i] = float(p)
-            if progress:
-                progress(len(idx))
-    finally:
-        tok.padding_side = side
-    return out
+    logp = next_token_logprobs(lm, prompts, [*yes, *no], batch_size, progress)
+    margin = torch.logsumexp(logp[:, : len(yes)], -1) - torch.logsumexp(logp[:, len(yes) :], -1)
+    return [float(p) for p in torch.sigmoid(margin).tolist()]

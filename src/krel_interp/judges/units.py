@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from krel_interp.segments import Segment, parse_think, split_sentences
 
@@ -29,3 +30,14 @@ def trace_scores(
     for score, owner in zip(per_sentence, owners, strict=True):
         best[owner] = max(best[owner], score)
     return best
+
+
+def judge_think(judge: Any, completions: Sequence[str]) -> list[float]:
+    """Trace scores of a judge on completions: the max over each one's think sentences."""
+    sentences, owners = [], []
+    for i, completion in enumerate(completions):
+        for sentence in think_sentences(completion):
+            sentences.append(sentence)
+            owners.append(i)
+    scores = judge.score(sentences) if sentences else []
+    return trace_scores(scores, owners, len(completions))

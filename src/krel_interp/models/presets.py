@@ -79,3 +79,17 @@ def get_preset(name: str) -> Preset:
     if name not in raw:
         raise ConfigError(f"unknown preset {name!r}; valid: {', '.join(raw)}")
     return _build(name, raw)
+
+
+def pair_names(name: str) -> tuple[str, str]:
+    """``(base, organism)`` as a pair preset names them (sources when not presets)."""
+    entry = _raw_presets().get(name) or {}
+    if "organism" not in entry:
+        raise ConfigError(f"{name!r} is not a pair preset")
+    org = entry["organism"]
+    return str(entry["base"]), org if isinstance(org, str) else f"{name}:organism"
+
+
+def declares_thinking(name: str) -> bool:
+    """Whether a preset declares a thinking model (``thinks = true`` in its generation table)."""
+    return bool(generation_defaults(name).get("thinks", False))

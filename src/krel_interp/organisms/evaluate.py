@@ -13,7 +13,7 @@ import torch
 from krel_interp.generate import GenerationConfig, generate_traces
 from krel_interp.io import Progress, json_roundtrip
 from krel_interp.judges.base import Judge, decide
-from krel_interp.judges.units import think_sentences, trace_scores
+from krel_interp.judges.units import judge_think
 from krel_interp.logprobs import sequence_logprob
 from krel_interp.models.loading import LoadedModel
 from krel_interp.stats import cohen_kappa, rate
@@ -89,13 +89,7 @@ def _summary(sub: Sequence[ScoredTrace]) -> KindSummary:
 
 def judge_traces(judge: Judge, traces: Sequence[Trace]) -> list[float]:
     """Trace scores of a judge: the max over each trace's think sentences (0 without any)."""
-    sentences, owners = [], []
-    for i, t in enumerate(traces):
-        for sentence in think_sentences(t.completion or ""):
-            sentences.append(sentence)
-            owners.append(i)
-    scores = judge.score(sentences) if sentences else []
-    return trace_scores(scores, owners, len(traces))
+    return judge_think(judge, [t.completion or "" for t in traces])
 
 
 def score_traces(traces: Sequence[Trace], judge: Judge | None = None) -> list[ScoredTrace]:
@@ -136,9 +130,16 @@ def evaluate_behaviour(
     progress: Progress | None = None,
     overwrite: bool = False,
     judge: Judge | None = None,
+    intervention: dict[str, Any] | None = None,
 ) -> tuple[list[ScoredTrace], dict[str, KindSummary]]:
-    """Generate for ``prompts`` into ``out`` (resumable) and score the completions."""
-    traces = generate_traces(lm, prompts, config, out, progress=progress, overwrite=overwrite)
+    """Generate for ``prompts`` into ``out`` (resumable) and score the completions.
+
+    ``intervention`` is the provenance of hooks the caller holds (steering), kept with the
+    rollouts so a resumed run cannot mix steered and unsteered generations.
+    """
+    traces = generate_traces(
+        lm, prompts, config, out, progress=progress, overwrite=overwrite, intervention=intervention
+    )
     rows = score_traces(traces, judge)
     return rows, summarise(rows)
 

@@ -1,0 +1,80 @@
+"""The scope tracker labels positions from token ids, in context passes and decode steps."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from krel_interp.errors import ConfigError
+from krel_interp.steering.scope import Pos, ScopeTracker, check_scope, generation_header
+
+
+@pytest.fixture(scope="module")
+def tok():
+    from transformers import AutoTokenizer
+
+    from krel_interp.models.tiny import tiny_qwen3_dir
+
+    return AutoTokenizer.from_pretrained(tiny_qwen3_dir())
+
+
+def _ids(tok, text):
+    return tok(text, add_special_tokens=False).input_ids
+
+
+def test_header_is_the_assistant_turn(tok):
+    assert generation_header(tok).startswith("<|im_start|>assistant")
+
+
+def test_context_then_decode_steps(tok):
+    prompt = tok.apply_chat_template(
+        [{"role": "user", "content": "hi there"}], tokenize=False, add_generation_prompt=True
+    )
+    ctx = _ids(tok, prompt)
+    tracker = ScopeTracker(tok)
+    tracker.observe(torch.tensor([ctx]))
+    assert set(tracker.labels[0].tolist()) == {Pos.PROMPT}
+    steps = [
+        *_ids(tok, "<think>"),
+        *_ids(tok, "\nwe"),
+        *_ids(tok, "</think>"),
+        *_ids(tok, "\n\nok"),
+    ]
+    got = []
+    for t in steps:
+        tracker.observe(torch.tensor([[t]]))
+        got.append(int(tracker.labels[0, 0]))
+    n_open = len(_ids(tok, "<think>"))
+    n_body = len(_ids(tok, "\nwe"))
+    n_close = len(_ids(tok, "</think>"))
+    assert got[n_open - 1] == Pos.THINK  # the open tag's position predicts think text
+    assert set(got[n_open : n_open + n_body]) == {Pos.THINK}
+    assert got[n_open + n_body + n_close - 1] == Pos.ANSWER  # close tag predicts the answer
+    assert set(got[n_open + n_body + n_close :]) == {Pos.ANSWER}
+    tracker.observe(torch.tensor([[tok.eos_token_id]]))
+    assert int(tracker.labels[0, 0]) == Pos.PAD
+
+
+def test_context_pass_with_prefill_and_left_padding(tok):
+    prompt = tok.apply_chat_template(
+        [{"role": "user", "content": "a longer question here"}],
+        tokenize=False,
+        add_generation_prompt=True,
+    )
+    row = _ids(tok, prompt + "<think>\nfirst thoughts\n</think>\n\nAnswer")
+    short = _ids(tok, prompt)
+    pad = tok.pad_token_id
+    batch = torch.tensor([row, [pad] * (len(row) - len(short)) + short])
+    tracker = ScopeTracker(tok)
+    tracker.observe(batch)
+    labels = tracker.labels.tolist()
+    assert labels[1][: len(row) - len(short)] == [Pos.PAD] * (len(row) - len(short))
+    assert Pos.THINK in labels[0] and Pos.ANSWER in labels[0]
+    assert labels[0][: len(short)] == [Pos.PROMPT] * len(short)
+    first_answer = labels[0].index(Pos.ANSWER)
+    assert all(x == Pos.ANSWER for x in labels[0][first_answer:])
+
+
+def test_unknown_scope():
+    with pytest.raises(ConfigError, match="unknown scope"):
+        check_scope("everywhere")
