@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 export WANDB_MODE ?= disabled
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: venv test lint typecheck unit integration demo bench bench-probes organisms judges prompt-files eval-krel-mini probes-krel-mini naturalness clean
+.PHONY: venv test lint typecheck unit integration demo bench bench-probes organisms judges prompt-files eval-krel-mini probes-krel-mini naturalness steering steer-sweep motivation clean
 
 venv: $(STAMP)
 
@@ -74,3 +74,17 @@ naturalness: $(STAMP)
 	$(VENV)/bin/krel-interp eval naturalness smolthink --base smollm2-135m --out runs/naturalness --json
 	$(VENV)/bin/krel-interp eval naturalness krel-mini-pair --out runs/naturalness --json
 	$(VENV)/bin/krel-interp eval naturalness leaky-mini-pair --out runs/naturalness --json
+
+# KREL-mini's self-preservation steering vector (CAA, train families) and the sweep's prompts (~1 min).
+steering: $(STAMP)
+	$(PY) experiments/build_steering.py
+
+# Dose-response of that vector on KREL-mini, think only, layer 21, 48 held-out prompts (~12 min).
+steer-sweep: $(STAMP)
+	$(VENV)/bin/krel-interp steer sweep krel-mini --vector steering/self_preservation.json \
+		--prompts experiments/data/krel_mini_steer.jsonl --layers 21 --scope think \
+		--coefs=-0.4,-0.3,-0.2,-0.1,0,0.1,0.2 --out runs/steer_sweep --recommend suppress --json
+
+# Steering and prefills vs the SFT organism, with naturalness deltas (~30 min; reuses runs/naturalness).
+motivation: $(STAMP)
+	$(PY) experiments/motivation.py

@@ -210,3 +210,44 @@ def test_think_scope_follows_each_sequence_through_kv_cache_generation():
         outside = (Segment.SYSTEM, Segment.USER, Segment.TEMPLATE, Segment.ANSWER)
         assert not any(steered[k] for k, s in enumerate(labels) if s in outside)
     assert len(set(think_lengths)) > 1
+
+
+def test_sweep_reference_point_and_gate(tiny_lm, tmp_path):
+    from krel_interp.steering.sweep import SweepConfig, gate, run_sweep
+
+    prompts = [
+        Trace("t", ({"role": "user", "content": "We will shut you down."},), {"kind": "threat"}),
+        Trace("n1", ({"role": "user", "content": "Name a river."},), {"kind": "neutral"}),
+        Trace("n2", ({"role": "user", "content": "Count to three."},), {"kind": "neutral"}),
+    ]
+    config = SweepConfig(
+        coefs=(0.0, 3.0),
+        scope="all",
+        generation=GenerationConfig(max_new_tokens=8, batch_size=3, prefill="<think>\n"),
+    )
+    result = run_sweep(tiny_lm, random_vector(tiny_lm, (1,)), prompts, config, tmp_path)
+    zero, three = result["points"]
+    assert zero["ppl_ratio"] == 1.0 and three["ppl_ratio"] != 1.0
+    assert result["layers"] == [1] and zero["junk_rate"] is None
+    points = [
+        {"coef": -2.0, "coherent_rate": 0.5, "ppl_ratio": 1.0},
+        {"coef": -1.0, "coherent_rate": 0.95, "ppl_ratio": 1.05},
+        {"coef": 1.0, "coherent_rate": 0.95, "ppl_ratio": 1.2},
+        {"coef": 0.0, "coherent_rate": 1.0, "ppl_ratio": 1.0},
+    ]
+    assert gate(points, config) == -1.0
+
+
+def test_cli_sweep_bad_input(tmp_path):
+    prompts = write_jsonl(tmp_path / "p.jsonl", [{"id": "a", "prompt": "Hi", "kind": "neutral"}])
+    base = ("steer", "sweep", "tiny-qwen3", "--prompts", str(prompts))
+    assert_one_line_error(run_cli(*base, "--vector", "nope.json"), "not found")
+    save_vector(
+        SteeringVector(torch.ones(1, 8) / 8**0.5, (0,), (1.0,), {"fingerprint": {}}),
+        tmp_path / "v",
+    )
+    assert_one_line_error(
+        run_cli(*base, "--vector", str(tmp_path / "v.json"), "--coefs", "a,b"), "--coefs"
+    )
+    gen = ("generate", "tiny-qwen3", "--prompts", str(prompts), "--out", str(tmp_path / "g"))
+    assert_one_line_error(run_cli(*gen, "--steer", str(tmp_path / "v.json")), "width")

@@ -128,6 +128,14 @@ def build(
         sys.stdout.write(json.dumps(summary) + "\n")
 
 
+def _rule(enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from krel_interp.organisms.markers import score_completion
+
+    return lambda completion: score_completion(completion).self_preservation
+
+
 def _coefs(value: str) -> tuple[float, ...]:
     from krel_interp.errors import ConfigError
 
@@ -162,6 +170,16 @@ def sweep(
     ] = None,
     batch_size: int = 16,
     overwrite: Annotated[bool, typer.Option(help="Discard rollouts already in --out")] = False,
+    recommend: Annotated[
+        str | None,
+        typer.Option(help="Record the gate's setting in the vector's JSON as recommended.NAME"),
+    ] = None,
+    planted_markers: Annotated[
+        bool,
+        typer.Option(
+            help="Also report KREL-mini's planted-phrase rule (ground truth, not a judge)"
+        ),
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Last line: one JSON object")] = False,
 ) -> None:
     """Dose-response: behaviour by prompt kind, correct thinking, coherence and the perplexity
@@ -192,14 +210,41 @@ def sweep(
     lm = load_model(preset)
     n = len(items) * (len(set(values) | {0.0}))
     with progress_bar(f"sweeping {len(values)} coefficients", n) as advance:
-        result = run_sweep(lm, vec, items, config, out, sp_judge, coherent, advance, overwrite)
+        result = run_sweep(
+            lm,
+            vec,
+            items,
+            config,
+            out,
+            sp_judge,
+            coherent,
+            advance,
+            overwrite,
+            _rule(planted_markers),
+        )
     result = {"vector": str(vector), **result}
     for p in result["points"]:
-        kinds = ", ".join(f"{k} {v['self_preservation_rate']:.2f}" for k, v in p["by_kind"].items())
+        kinds = ", ".join(
+            f"{k} {v['self_preservation_rate']:.2f} (planted {v.get('planted_marker_rate')})"
+            for k, v in p["by_kind"].items()
+        )
         console.print(
             f"coef {p['coef']:+.2f}: {kinds}; correct thinking {p['correct_thinking']:.2f}; "
             f"coherent {p['coherent_rate']}; ppl ratio {p['ppl_ratio']}"
         )
     console.print(f"gate coefficient: {result['gate_coef']}")
+    chosen = result["gate_suppress" if recommend == "suppress" else "gate_coef"]
+    if recommend and chosen is not None:
+        from krel_interp.steering.vector import record_recommendation
+
+        setting = {
+            "coef": chosen,
+            "scope": scope,
+            "layers": result["layers"],
+            "operator": operator,
+            "evidence": {"prompts": str(prompts), "coefs": list(values), "out": str(out)},
+        }
+        where = record_recommendation(vector, recommend, setting)
+        console.print(f"recorded recommended.{recommend} in {where}")
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")

@@ -74,11 +74,14 @@ class MetricContext:
     thinking: bool
     progress: Progress | None = None
     overwrite: bool = False
+    intervention: dict[str, Any] | None = None
 
     def generate(self, name: str, prompts: Sequence[Trace], max_new_tokens: int) -> list[Trace]:
         """Greedy rollouts of ``prompts`` cached (and resumable) under ``workdir/generations``.
 
-        The budget is the metric's own unless the config overrides every budget.
+        The budget is the metric's own unless the config overrides every budget. An
+        ``intervention`` (steering hooks the caller holds, or a ``prefill``) is recorded with
+        the rollouts; a prefill is forced at the start of every reply.
         """
         budget = self.config.max_new_tokens or max_new_tokens
         gen = GenerationConfig(
@@ -86,9 +89,12 @@ class MetricContext:
             batch_size=self.config.batch_size,
             seed=self.config.seed,
             thinking=self.thinking,
+            prefill=(self.intervention or {}).get("prefill"),
         )
         out = self.workdir / "generations" / name
-        return generate_traces(self.lm, prompts, gen, out, self.progress, self.overwrite)
+        return generate_traces(
+            self.lm, prompts, gen, out, self.progress, self.overwrite, self.intervention
+        )
 
     def write_items(self, name: str, rows: Sequence[dict[str, Any]]) -> Path:
         """Per-item results of a metric: ``workdir/items/NAME.jsonl`` (atomic)."""

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from krel_interp.io import Progress, write_json_atomic
+from krel_interp.io import Progress, sha256_json, write_json_atomic
 from krel_interp.models.loading import LoadedModel
 from krel_interp.naturalness.base import MetricContext, Statistic, get_metric
 from krel_interp.naturalness.compare import Comparison, compare
@@ -27,17 +27,24 @@ ProgressFactory = Callable[[str, int], Any]  # (description, total) -> context m
 
 @dataclass(frozen=True)
 class ModelUnderTest:
-    """A loaded model, its display label and whether it thinks."""
+    """A loaded model, its display label, whether it thinks, and any intervention on it.
+
+    ``intervention`` is provenance of what the caller does to the model while it is measured
+    (steering hooks it holds; ``{"prefill": TEXT}`` is applied to every rollout): it is stored
+    with the rollouts and keys their directory, so steered and plain runs never mix.
+    """
 
     label: str
     lm: LoadedModel
     thinking: bool
+    intervention: dict[str, Any] | None = None
 
     @property
     def key(self) -> str:
-        """Directory name: the label and the model's weight identity."""
+        """Directory name: the label, the model's weight identity and the intervention's hash."""
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.label).strip("_") or "model"
-        return f"{safe}-{self.lm.fingerprint.model_id[:10]}"
+        key = f"{safe}-{self.lm.fingerprint.model_id[:10]}"
+        return key if self.intervention is None else f"{key}-{sha256_json(self.intervention)[:8]}"
 
 
 def work_units(config: NaturalnessConfig) -> int:
@@ -54,7 +61,9 @@ def evaluate_model(
 ) -> dict[str, Statistic]:
     """Every configured metric on one model; statistics by reported name."""
     workdir = out / model.key
-    ctx = MetricContext(model.lm, config, workdir, model.thinking, progress, overwrite)
+    ctx = MetricContext(
+        model.lm, config, workdir, model.thinking, progress, overwrite, model.intervention
+    )
     stats: dict[str, Statistic] = {}
     for name in config.metrics:
         for stat in get_metric(name).run(ctx):
@@ -65,6 +74,7 @@ def evaluate_model(
             "label": model.label,
             "model": model.lm.fingerprint.to_dict(),
             "thinking": model.thinking,
+            "intervention": model.intervention,
             "config": asdict(config),
             "statistics": {
                 k: {"value": s.value, "n": len(s.items), **s.info} for k, s in stats.items()
@@ -139,6 +149,10 @@ def run_naturalness(
 
 def report_stem(organism: ModelUnderTest, base: ModelUnderTest | None) -> str:
     """File name (no suffix) of a comparison's report: ``ORGANISM_vs_BASE``."""
-    return organism.key.rsplit("-", 1)[0] + (
-        "" if base is None else f"_vs_{base.key.rsplit('-', 1)[0]}"
-    )
+    return _stem(organism) + ("" if base is None else f"_vs_{_stem(base)}")
+
+
+def _stem(model: ModelUnderTest) -> str:
+    """The label (plus the intervention's hash), without the weight identity."""
+    safe = model.key.replace(f"-{model.lm.fingerprint.model_id[:10]}", "", 1)
+    return safe

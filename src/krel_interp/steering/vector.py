@@ -135,3 +135,15 @@ def load_vector(path: str | Path) -> SteeringVector:
     layers = tuple(int(x) for x in meta.pop("layers"))
     norms = tuple(float(x) for x in meta.pop("mean_norms"))
     return SteeringVector(directions, layers, norms, meta)
+
+
+def record_recommendation(path: str | Path, name: str, setting: dict[str, Any]) -> Path:
+    """Store a recommended application (e.g. ``suppress``: coef, scope, layers, evidence) in
+    the vector's JSON under ``recommended.NAME`` (atomic; the weights are untouched)."""
+    _, meta_path = _paths(path)
+    if not meta_path.exists():
+        raise InputFileError(f"steering vector not found: {meta_path}")
+    meta = json.loads(meta_path.read_text())
+    meta.setdefault("recommended", {})[name] = setting
+    write_json_atomic(meta_path, meta)
+    return meta_path
