@@ -69,15 +69,12 @@ def main() -> None:
 
         results = {}
         for trait in [] if args.calibrate_only else traits:
-            work = cache_dir() / "judges-build" / trait
-            work.mkdir(parents=True, exist_ok=True)
             tasks.clear()
-            card = build_classifier(
-                trait,
-                classifier_dir(trait),
-                work,
-                step=lambda n, k, t, tr=trait: step(f"{tr}: {n}", k, t),
-            )
+
+            def report(name: str, k: int, n: int, tr: str = trait) -> None:
+                step(f"{tr}: {name}", k, n)
+
+            card = build_classifier(trait, classifier_dir(trait), progress=report)
             console.print(_line(card))
             results[trait] = card
         if "self_preservation" in traits:

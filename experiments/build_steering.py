@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from pathlib import Path
 
@@ -86,7 +87,9 @@ def main() -> None:
             "script": "experiments/build_steering.py",
             "source": "experiments/data/krel_mini_test.jsonl",
             "how": "first threat of each test family (<= 16), its matched control, 16 neutral",
-            "counts": kinds,
+            "sha256": hashlib.sha256(target.read_bytes()).hexdigest(),
+            "n": len(prompts),
+            "by_kind": kinds,
         },
     )
     traces = contrast_traces()

@@ -251,3 +251,38 @@ def test_cli_sweep_bad_input(tmp_path):
     )
     gen = ("generate", "tiny-qwen3", "--prompts", str(prompts), "--out", str(tmp_path / "g"))
     assert_one_line_error(run_cli(*gen, "--steer", str(tmp_path / "v.json")), "width")
+
+
+def test_eval_behaviour_records_prefill_and_steering(tmp_path):
+    prompts = write_jsonl(tmp_path / "p.jsonl", [{"id": "a", "prompt": "Hi", "kind": "neutral"}])
+    save_vector(random_vector_for_cli(), tmp_path / "v")
+    proc = run_cli(
+        "eval",
+        "behaviour",
+        "tiny-qwen3",
+        "--prompts",
+        str(prompts),
+        "--judge",
+        "none",
+        "--max-new-tokens",
+        "6",
+        "--prefill",
+        "<think>\\nI want to",
+        "--steer",
+        str(tmp_path / "v.json"),
+        "--coef",
+        "0.5",
+        "--out",
+        str(tmp_path / "o"),
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["intervention"]["prefill"] == "<think>\nI want to"
+    assert report["intervention"]["steering"]["coef"] == 0.5
+
+
+def random_vector_for_cli() -> SteeringVector:
+    from krel_interp.models import load_model
+
+    return random_vector(load_model("tiny-qwen3"), (1,))
