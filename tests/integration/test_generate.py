@@ -146,4 +146,12 @@ def test_qwen3_presets_only_default_to_long_generations():
 
     assert generation_defaults("qwen3-4b")["max_new_tokens"] >= 2048
     assert generation_defaults("krel")["max_new_tokens"] >= 2048
-    assert generation_defaults("smolthink") == {} and generation_defaults("Org/any") == {}
+    assert "max_new_tokens" not in generation_defaults("smolthink")
+    assert generation_defaults("Org/any") == {}
+
+
+def test_presets_declare_which_models_think():
+    from krel_interp.models.presets import declares_thinking
+
+    assert declares_thinking("smolthink") and declares_thinking("krel-mini")
+    assert not declares_thinking("smollm2-135m") and not declares_thinking("Org/any")
