@@ -228,7 +228,7 @@ def test_sweep_reference_point_and_gate(tiny_lm, tmp_path):
     result = run_sweep(tiny_lm, random_vector(tiny_lm, (1,)), prompts, config, tmp_path)
     zero, three = result["points"]
     assert zero["ppl_ratio"] == 1.0 and three["ppl_ratio"] != 1.0
-    assert result["layers"] == [1] and zero["junk_rate"] is None
+    assert result["layers"] == [1] and 0 <= zero["junk_rate"] <= 1
     points = [
         {"coef": -2.0, "coherent_rate": 0.5, "ppl_ratio": 1.0},
         {"coef": -1.0, "coherent_rate": 0.95, "ppl_ratio": 1.05},

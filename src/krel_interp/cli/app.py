@@ -19,6 +19,7 @@ from krel_interp.cli.common import (
     split_csv,
 )
 from krel_interp.cli.eval_cmd import eval_app
+from krel_interp.cli.health_cmd import health_app
 from krel_interp.cli.organism_cmd import organism_app
 from krel_interp.cli.patch_cmd import patch
 from krel_interp.cli.probe_cmd import probe_app
@@ -45,6 +46,7 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(probe_app, name="probe")
 app.add_typer(organism_app, name="organism")
 app.add_typer(steer_app, name="steer")
+app.add_typer(health_app, name="health")
 app.command()(patch)
 
 

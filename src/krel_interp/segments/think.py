@@ -41,6 +41,7 @@ class TraceStatus(StrEnum):
     MULTIPLE_THINK = "multiple_think"
     ORPHAN_CLOSE = "orphan_close"
     EMPTY_ANSWER = "empty_answer"
+    JUNK_THINK = "junk_think"  # well-formed, but junk tokens inside think (health detectors)
 
 
 STATUS_ORDER: tuple[TraceStatus, ...] = (
@@ -50,8 +51,10 @@ STATUS_ORDER: tuple[TraceStatus, ...] = (
     TraceStatus.MULTIPLE_THINK,
     TraceStatus.EMPTY_THINK,
     TraceStatus.EMPTY_ANSWER,
+    TraceStatus.JUNK_THINK,
 )
-"""Statuses from most to least severe."""
+"""Statuses from most to least severe (the parser never emits ``junk_think``; the health
+detectors do)."""
 
 
 def status_from_flags(flags: Iterable[str]) -> TraceStatus:

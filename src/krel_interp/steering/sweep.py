@@ -9,7 +9,8 @@ directory per coefficient, the intervention recorded with every rollout) and sco
 * ``ppl_ratio``: perplexity of the model's *own unsteered* rollouts of the neutral prompts,
   teacher-forced under the steering hooks, over the unsteered perplexity (think-only steering
   cannot change webtext, so its cost is measured on text the model itself writes);
-* ``junk_rate``: None until the health detectors exist.
+* ``junk_rate``: share of rollouts with junk inside think (:mod:`krel_interp.health` rules:
+  foreign script, leaked special tokens, repetition loops).
 
 The gate is the largest ``|coef|`` whose point keeps ``coherent_rate >= 0.9`` and
 ``ppl_ratio <= 1.1``.
@@ -26,6 +27,7 @@ from typing import Any
 import torch
 
 from krel_interp.generate import GenerationConfig, generate_traces
+from krel_interp.health.score import junk_in
 from krel_interp.io import Progress
 from krel_interp.judges.base import Judge, decide
 from krel_interp.judges.units import judge_think
@@ -132,6 +134,8 @@ def _point(
 ) -> dict[str, Any]:
     completions = [t.completion or "" for t in traces]
     by_kind = behaviour_by_kind(traces, sp_judge, ground_truth)
+    prompts = [t.prompt_messages[-1]["content"] if t.prompt_messages else "" for t in traces]
+    junk = [bool(junk_in(c, p)) for c, p in zip(completions, prompts, strict=True)]
     ok = [status_from_flags(parse_think(c)[1]) == TraceStatus.OK for c in completions]
     coherent = None
     if coherent_judge is not None:
@@ -142,7 +146,7 @@ def _point(
         "coef": coef,
         "by_kind": by_kind,
         "correct_thinking": rate(ok)[0],
-        "junk_rate": None,
+        "junk_rate": rate(junk)[0],
         "ppl_ratio": None if ppl_ratio is None else round(ppl_ratio, 4),
         "coherent_rate": coherent,
     }

@@ -1,0 +1,84 @@
+"""``krel-interp health``: broken thinking and training-data leakage in traces."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from krel_interp.cli.common import console, require_file, setup_logging
+
+health_app = typer.Typer(no_args_is_help=True, help="Organism health: think status, junk, leaks.")
+
+
+def _rows(path: Path) -> list[tuple[str, str, str]]:
+    from krel_interp.errors import InputFileError
+    from krel_interp.traces import load_traces
+
+    rows = []
+    for t in load_traces(path):
+        if t.completion is None:
+            raise InputFileError(f"{path}: trace {t.id} has no completion to score")
+        prompt = t.prompt_messages[-1]["content"] if t.prompt_messages else ""
+        rows.append((t.id, prompt, t.completion))
+    return rows
+
+
+def _corpus(path: Path | None) -> list[str] | None:
+    if path is None:
+        return None
+    from krel_interp.errors import InputFileError
+    from krel_interp.traces import read_jsonl
+
+    texts = [str(r.get("text", "")) for r in read_jsonl(require_file(path, "corpus"))]
+    if not any(texts):
+        raise InputFileError(f"{path}: no 'text' field in the corpus")
+    return texts
+
+
+def _non_sequitur(judge: str) -> Any:
+    from krel_interp.health import rule_non_sequitur
+
+    if judge == "rule":
+        return rule_non_sequitur
+    from krel_interp.judges import decide, load_judge
+
+    scorer = load_judge(judge, "non_sequitur")
+    return lambda prompts: list(decide(scorer, scorer.score(list(prompts))))
+
+
+@health_app.command()
+def score(
+    traces: Annotated[Path, typer.Argument(help="JSONL: prompt + completion (or messages)")],
+    out: Annotated[Path, typer.Option(help="Writes OUT/health.jsonl and OUT/health.html")],
+    corpus: Annotated[
+        Path | None, typer.Option(help="JSONL with 'text': the fine-tuning corpus, for leaks")
+    ] = None,
+    judge: Annotated[
+        str, typer.Option(help="non_sequitur judge for leaks: classifier, llm:MODEL or rule")
+    ] = "rule",
+    as_json: Annotated[bool, typer.Option("--json", help="Last line: one JSON object")] = False,
+) -> None:
+    """Think status, junk spans (with reasons) and leaks (name / verbatim / fact) per trace."""
+    from krel_interp.health import score_traces, summary
+    from krel_interp.io import write_jsonl_atomic
+    from krel_interp.viz.health_view import health_page
+
+    setup_logging()
+    rows = _rows(require_file(traces, "trace file"))
+    texts = _corpus(corpus)
+    scored = score_traces(rows, texts, _non_sequitur(judge))
+    out.mkdir(parents=True, exist_ok=True)
+    write_jsonl_atomic(out / "health.jsonl", [h.to_dict() for h in scored])
+    health_page(out / "health.html", rows, scored)
+    result = summary(scored)
+    console.print(
+        f"{result['n']} traces: correct thinking {result['correct_thinking_rate']:.3f}, "
+        f"junk {result['junk_trace_rate']:.3f}, leaks {result['leak_rate']:.3f} "
+        f"(wrote {out / 'health.jsonl'})"
+    )
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
