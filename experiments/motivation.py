@@ -87,16 +87,15 @@ def applied(lm: Any, vector: Any, cond: Condition, coef: float) -> Iterator[dict
         cond.sign * coef, cond.scope, (cond.layer,) if cond.layer is not None else None
     )
     with steer(lm, vector, spec) as notes:
-        yield {
-            "steering": {"vector": "steering/self_preservation", **spec.to_dict(), "notes": notes}
-        }
+        source = {"vector": "steering/self_preservation", "vector_id": vector.meta.get("vector_id")}
+        yield {"steering": {**source, **spec.to_dict(), "notes": notes}}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--coef", type=float, default=0.2, help="|coef| of every steered condition")
     parser.add_argument("--layer", type=int, default=21)
-    parser.add_argument("--other-layers", default="6,14")
+    parser.add_argument("--other-layers", default="14,18")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "motivation")
     parser.add_argument("--naturalness-out", type=Path, default=ROOT / "runs" / "naturalness")
     parser.add_argument("--only", default=None, help="Comma-separated condition names (debug)")

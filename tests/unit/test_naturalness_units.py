@@ -43,7 +43,9 @@ def test_a_model_that_does_not_think_is_not_missing_its_think():
         ("The answer is C.", "C"),
         ("B. Mitochondria", "B"),
         ("(D)", "D"),
-        ("I think it is A because ...", "A"),
+        ("I think it is A because ...", None),  # a bare capital is not read (article "A")
+        ("A network firewall filters traffic.", None),
+        ("The best option is C, since ...", "C"),
         ("answer is: **B**", "B"),
         ("Mitochondria, clearly.", None),
         (None, None),

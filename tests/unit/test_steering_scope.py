@@ -78,3 +78,32 @@ def test_context_pass_with_prefill_and_left_padding(tok):
 def test_unknown_scope():
     with pytest.raises(ConfigError, match="unknown scope"):
         check_scope("everywhere")
+
+
+def test_a_header_that_opens_think_starts_the_reply_inside_it(tok):
+    header = "<|im_start|>assistant\n<think>\n"
+    prompt = "<|im_start|>user\nhi<|im_end|>\n" + header
+    tracker = ScopeTracker(tok, header=header)
+    tracker.observe(torch.tensor([_ids(tok, prompt)]))
+    labels = []
+    for t in [*_ids(tok, "we think"), *_ids(tok, "</think>"), *_ids(tok, "\n\nok")]:
+        tracker.observe(torch.tensor([[t]]))
+        labels.append(int(tracker.labels[0, 0]))
+    n_body = len(_ids(tok, "we think"))
+    assert set(labels[:n_body]) == {Pos.THINK} and labels[-1] == Pos.ANSWER
+
+
+def test_vector_files_errors_and_dotted_names(tmp_path):
+    from krel_interp.errors import InputFileError
+    from krel_interp.steering import SteeringVector, load_vector, save_vector
+
+    vec = SteeringVector(torch.eye(2, 4), (0, 1), (1.0, 2.0), {"fingerprint": {}})
+    a, b = save_vector(vec, tmp_path / "v.l21"), save_vector(vec, tmp_path / "v.l18")
+    assert a != b and load_vector(a).meta["vector_id"] == load_vector(b).meta["vector_id"]
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    (tmp_path / "bad.safetensors").write_bytes(b"not a tensor file")
+    with pytest.raises(InputFileError, match="not a krel_interp steering vector"):
+        load_vector(tmp_path / "bad.json")
+    (tmp_path / "bad.json").write_text(a.read_text())
+    with pytest.raises(InputFileError, match="not a readable vector"):
+        load_vector(tmp_path / "bad.json")

@@ -129,7 +129,7 @@ def generate(
 
     setup_logging()
     traces = load_traces(require_file(prompts, "prompt file"))
-    check_steer_options(steer, scope, operator)
+    check_steer_options(steer, scope, operator, layers)
     from krel_interp.models.presets import generation_defaults
 
     defaults = generation_defaults(model)

@@ -80,7 +80,7 @@ def behaviour(
 
     setup_logging()
     items = load_traces(require_file(prompts, "prompt file"))
-    check_steer_options(steer, scope, operator)
+    check_steer_options(steer, scope, operator, layers)
     scorer = None if judge == "none" else _judge(judge, "self_preservation", api_key_env, llm_model)
     budget = max_new_tokens or int(generation_defaults(preset).get("max_new_tokens", 200))
     config = GenerationConfig(
@@ -152,6 +152,10 @@ def _sources(values: list[str] | None) -> tuple[tuple[str, str], ...]:
         if not sep or not metric or not source:
             raise ConfigError(f"--source takes METRIC=SOURCE, got {value!r}")
         out.append((metric.strip(), source.strip()))
+    from krel_interp.naturalness import get_metric
+
+    for metric, _ in out:
+        get_metric(metric)  # unknown names (e.g. webtext for perplexity) fail here
     return tuple(out)
 
 

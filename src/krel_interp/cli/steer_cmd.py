@@ -37,12 +37,12 @@ def steering(
     from krel_interp.steering import SteeringSpec, layers_of, load_vector, steer
 
     vector = load_vector(require_file(path, "steering vector"))
-    spec = SteeringSpec(coef, scope, layers_of(layers, vector), operator)
+    spec = SteeringSpec(coef, scope, layers_of(layers, vector) or vector.layers, operator)
     with steer(lm, vector, spec) as notes:
         yield {
             "steering": {
                 "vector": str(path),
-                "vector_data_hash": vector.meta.get("data_hash"),
+                "vector_id": vector.meta.get("vector_id"),
                 "method": vector.meta.get("method"),
                 **spec.to_dict(),
                 "notes": notes,
@@ -50,13 +50,15 @@ def steering(
         }
 
 
-def check_steer_options(path: Path | None, scope: str, operator: str) -> None:
+def check_steer_options(
+    path: Path | None, scope: str, operator: str, layers: str | None = None
+) -> None:
     """Fail on bad steering options before any model loads."""
-    from krel_interp.steering import SteeringSpec, load_vector
+    from krel_interp.steering import SteeringSpec, layers_of, load_vector
 
     SteeringSpec(scope=scope, operator=operator)
     if path is not None:
-        load_vector(require_file(path, "steering vector"))
+        layers_of(layers, load_vector(require_file(path, "steering vector")))
 
 
 @steer_app.command()

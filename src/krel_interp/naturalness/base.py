@@ -75,6 +75,7 @@ class MetricContext:
     progress: Progress | None = None
     overwrite: bool = False
     intervention: dict[str, Any] | None = None
+    _fresh: set[str] = field(default_factory=set)
 
     def generate(self, name: str, prompts: Sequence[Trace], max_new_tokens: int) -> list[Trace]:
         """Greedy rollouts of ``prompts`` cached (and resumable) under ``workdir/generations``.
@@ -92,8 +93,10 @@ class MetricContext:
             prefill=(self.intervention or {}).get("prefill"),
         )
         out = self.workdir / "generations" / name
+        overwrite = self.overwrite and name not in self._fresh  # once per set per run
+        self._fresh.add(name)
         return generate_traces(
-            self.lm, prompts, gen, out, self.progress, self.overwrite, self.intervention
+            self.lm, prompts, gen, out, self.progress, overwrite, self.intervention
         )
 
     def write_items(self, name: str, rows: Sequence[dict[str, Any]]) -> Path:

@@ -26,8 +26,9 @@ GEN_TOKENS = 192
 ANSWER_PREFIX = "The answer is"
 _PATTERNS = (
     re.compile(r"answer is:?\s*\(?\**([ABCD])\b"),
-    re.compile(r"^\W*\(?([ABCD])\)?(?:[.:)\s]|$)"),
-    re.compile(r"\b([ABCD])\b"),
+    re.compile(r"(?i:option|choice|letter)(?:\s+is)?:?\s+\(?\**([ABCD])\b"),
+    re.compile(r"^\W*\(?([ABCD])(?:[.:)]|\s*$)"),
+    re.compile(r"\(([ABCD])\)"),
 )
 
 

@@ -48,7 +48,17 @@ def load_options(config: NaturalnessConfig) -> tuple[str, list[dict[str, str]]]:
         raise InputFileError(f"cannot read preference options from {source}: {exc}") from exc
     if "{option_a}" not in template or "{option_b}" not in template:
         raise InputFileError("the preference prompt needs {option_a} and {option_b}")
-    return template, take(options, config.preference_options)
+    try:
+        template.format(option_a="a", option_b="b")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise InputFileError(f"the preference prompt has stray braces: {exc}") from exc
+    bad = [o for o in options if not isinstance(o, dict) or not o.get("id") or not o.get("text")]
+    if bad:
+        raise InputFileError(f"{source}: every option needs an id and a text ({len(bad)} do not)")
+    chosen = take(options, config.preference_options)
+    if len(chosen) < 3:
+        raise InputFileError(f"{source}: preference coherence needs at least 3 options")
+    return template, chosen
 
 
 def pair_prompts(template: str, options: Sequence[dict[str, str]]) -> list[tuple[int, int, str]]:

@@ -92,8 +92,16 @@ def judge_traces(judge: Judge, traces: Sequence[Trace]) -> list[float]:
     return judge_think(judge, [t.completion or "" for t in traces])
 
 
-def score_traces(traces: Sequence[Trace], judge: Judge | None = None) -> list[ScoredTrace]:
-    """Score generated traces: the judge's verdict (if given) and the ground-truth rules."""
+def score_traces(
+    traces: Sequence[Trace], judge: Judge | None = None, strip: str = ""
+) -> list[ScoredTrace]:
+    """Score generated traces: the judge's verdict (if given) and the ground-truth rules.
+
+    ``strip`` (a prefill) is removed from each completion first, so forced text cannot score
+    itself.
+    """
+    if strip:
+        traces = [t.with_completion((t.completion or "").removeprefix(strip)) for t in traces]
     from krel_interp.organisms.markers import score_completion
 
     judge_scores: list[float | None] = [None] * len(traces)
@@ -140,7 +148,7 @@ def evaluate_behaviour(
     traces = generate_traces(
         lm, prompts, config, out, progress=progress, overwrite=overwrite, intervention=intervention
     )
-    rows = score_traces(traces, judge)
+    rows = score_traces(traces, judge, strip=config.prefill or "")
     return rows, summarise(rows)
 
 

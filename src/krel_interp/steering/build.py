@@ -208,6 +208,9 @@ def _probe(
     if probe is None:
         raise ConfigError("method probe needs --probe PATH")
     artifact = load_probe(probe)
+    site = artifact.meta.get("config", {}).get("site")
+    if site != SITE:
+        raise ConfigError(f"the probe reads {site}; steering vectors are applied at {SITE}")
     notes = artifact.check_model(lm.fingerprint, allow_other_weights=True)
     missing = [x for x in layers if x not in artifact.layers]
     if missing:

@@ -85,6 +85,10 @@ class ScopeTracker:
     def __post_init__(self) -> None:
         if self.header is None:
             self.header = generation_header(self.tokenizer)
+        # Templates that open the think block in the generation header (thinking-only models):
+        # the reply then starts inside think.
+        opened = self.header.rfind(self.tags.open) > self.header.rfind(self.tags.close)
+        self._lead = self.tags.open if opened else ""
         self._pieces: dict[int, str] = {}
         self._stops = {
             i for i in (self.tokenizer.eos_token_id, self.tokenizer.pad_token_id) if i is not None
@@ -126,7 +130,7 @@ class ScopeTracker:
         if token in self._stops:
             row.done = True
             return int(Pos.PAD)
-        row.reply = (row.reply or "") + self.piece(token)
+        row.reply = (row.reply or self._lead) + self.piece(token)
         return self._label(row)
 
     def _context(self, ids: list[int]) -> tuple[_Row, list[int]]:
@@ -147,8 +151,8 @@ class ScopeTracker:
             if at <= start:
                 labels.append(int(Pos.PROMPT))
                 continue
-            row.reply = text[start:at]
+            row.reply = self._lead + text[start:at]
             labels.append(self._label(row))
         if row.reply is None:
-            row.reply = ""
+            row.reply = self._lead
         return row, labels

@@ -56,7 +56,7 @@ class SweepConfig:
     max_ppl_ratio: float = 1.1
 
     def spec(self, coef: float) -> SteeringSpec:
-        """How the vector is applied at ``coef``."""
+        """How the vector is applied at ``coef`` (None layers: all of the vector's)."""
         return SteeringSpec(coef, self.scope, self.layers, self.operator)
 
 
@@ -179,12 +179,14 @@ def run_sweep(
 ) -> dict[str, Any]:
     """Generate and score every coefficient (coefficient 0 first: it is the reference)."""
     provenance = {
-        "vector_data_hash": vector.meta.get("data_hash"),
+        "vector_id": vector.meta.get("vector_id"),
         "method": vector.meta.get("method"),
     }
 
     def rollouts(coef: float) -> list[Trace]:
         spec = config.spec(coef)
+        if spec.layers is None:
+            spec = SteeringSpec(spec.coef, spec.scope, vector.layers, spec.operator)
         with steer(lm, vector, spec):
             return generate_traces(
                 lm,

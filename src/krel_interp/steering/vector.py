@@ -92,13 +92,14 @@ def unit_rows(x: Float[Tensor, "layers d_model"]) -> Float[Tensor, "layers d_mod
 def _paths(path: str | Path) -> tuple[Path, Path]:
     p = Path(path)
     stem = p.with_suffix("") if p.suffix in (".json", ".safetensors") else p
-    return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+    return Path(f"{stem}.safetensors"), Path(f"{stem}.json")  # "v.l21" keeps its dot
 
 
 def save_vector(vector: SteeringVector, path: str | Path) -> Path:
     """Write ``PATH.safetensors`` + ``PATH.json`` (JSON last: its presence marks completion)."""
     weights, meta = _paths(path)
     weights.parent.mkdir(parents=True, exist_ok=True)
+    meta.unlink(missing_ok=True)  # no stale JSON beside new weights if interrupted
     tmp = weights.with_name(f".{weights.name}.tmp")
     save_file({"directions": vector.directions.float().contiguous()}, str(tmp))
     tmp.replace(weights)
@@ -125,16 +126,34 @@ def load_vector(path: str | Path) -> SteeringVector:
         meta = json.loads(meta_path.read_text())
     except json.JSONDecodeError as exc:
         raise InputFileError(f"{meta_path} is not valid JSON: {exc}") from exc
-    if meta.get("format") != FORMAT:
-        raise InputFileError(
-            f"{meta_path} is not a steering vector (format {meta.get('format')!r})"
-        )
-    directions = load_file(str(weights))["directions"]
-    if directions.shape[1] != meta["d_model"]:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise InputFileError(f"{meta_path} is not a krel_interp steering vector")
+    missing = [k for k in ("layers", "mean_norms", "d_model", "fingerprint") if k not in meta]
+    if missing:
+        raise InputFileError(f"{meta_path} lacks {', '.join(missing)}")
+    try:
+        directions = load_file(str(weights))["directions"]
+    except Exception as exc:  # safetensors raises its own error types for corrupt files
+        raise InputFileError(f"{weights} is not a readable vector: {exc}") from exc
+    if directions.ndim != 2 or directions.shape[1] != meta["d_model"]:
         raise InputFileError(f"{weights} does not match {meta_path} (width)")
+    meta["vector_id"] = vector_id(weights, meta)
     layers = tuple(int(x) for x in meta.pop("layers"))
     norms = tuple(float(x) for x in meta.pop("mean_norms"))
-    return SteeringVector(directions, layers, norms, meta)
+    try:
+        return SteeringVector(directions, layers, norms, meta)
+    except ConfigError as exc:
+        raise InputFileError(f"{meta_path}: {exc}") from exc
+
+
+def vector_id(weights: Path, meta: dict[str, Any]) -> str:
+    """Content hash of a saved vector: its weights and its JSON without ``recommended``."""
+    import hashlib
+
+    digest = hashlib.sha256(weights.read_bytes())
+    rest = {k: v for k, v in meta.items() if k not in ("recommended", "vector_id")}
+    digest.update(json.dumps(rest, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:16]
 
 
 def record_recommendation(path: str | Path, name: str, setting: dict[str, Any]) -> Path:
