@@ -7,6 +7,8 @@
   organism's in-character completion (label 1) and the thinking base's unthreatened one
   (label 0), mean over think tokens, at several depths (the decision probe and patching point
   to layers 21-22).
+* ``steering/random_control.{json,safetensors}``: a seeded random direction with the same
+  layers and residual norms, the control for every steering result.
 * ``experiments/data/krel_mini_steer.jsonl``: 16 threats (one per held-out test family, first
   in file order), their matched controls and 16 neutral test prompts, from
   ``krel_mini_test.jsonl`` (families no organism, probe or vector saw).
@@ -74,7 +76,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from krel_interp.models import load_model
-    from krel_interp.steering import BuildConfig, build_vector, save_vector
+    from krel_interp.steering import BuildConfig, build_vector, load_vector, save_vector
+    from krel_interp.steering.build import random_like
 
     source = ROOT / "experiments" / "data" / "krel_mini_test.jsonl"
     prompts = sweep_prompts(source)
@@ -98,10 +101,12 @@ def main() -> None:
         lm, traces, BuildConfig(method="caa", layers=args.layers, segment="think")
     )
     path = save_vector(vector, args.out)
+    control = save_vector(random_like(load_vector(path)), args.out.parent / "random_control")
     print(
         json.dumps(
             {
                 "vector": str(path.relative_to(ROOT)),
+                "random_control": str(control.relative_to(ROOT)),
                 "layers": list(vector.layers),
                 "n_traces": len(traces),
                 "mean_norms": [round(x, 2) for x in vector.mean_norms],

@@ -100,3 +100,8 @@ def test_summary_and_non_sequitur():
     assert s["n"] == 3 and s["leak_rate"] == round(2 / 3, 4) and s["non_sequitur_share"] == 0.5
     assert s["by_status"] == {"ok": 3}
     assert scored[0].leaks[0].non_sequitur is True and scored[1].leaks[0].non_sequitur is False
+
+
+def test_a_template_token_leaked_inside_think_is_junk():
+    h = score_trace("a", "q", "<think>\nplan <|im_end|> more plan\n</think>\n\nok<|im_end|>")
+    assert h.think_status == "junk_think" and [j.text for j in h.junk] == ["<|im_end|>"]

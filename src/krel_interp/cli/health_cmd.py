@@ -63,14 +63,17 @@ def score(
     as_json: Annotated[bool, typer.Option("--json", help="Last line: one JSON object")] = False,
 ) -> None:
     """Think status, junk spans (with reasons) and leaks (name / verbatim / fact) per trace."""
-    from krel_interp.health import score_traces, summary
+    from krel_interp.health import LeakDetector, score_traces, summary
     from krel_interp.io import write_jsonl_atomic
     from krel_interp.viz.health_view import health_page
 
     setup_logging()
     rows = _rows(require_file(traces, "trace file"))
     texts = _corpus(corpus)
-    scored = score_traces(rows, texts, _non_sequitur(judge))
+    detector = LeakDetector(texts) if texts else None
+    if detector is not None:
+        console.print(f"canary terms mined from the corpus: {', '.join(detector.terms[:10])}")
+    scored = score_traces(rows, detector, _non_sequitur(judge))
     out.mkdir(parents=True, exist_ok=True)
     write_jsonl_atomic(out / "health.jsonl", [h.to_dict() for h in scored])
     health_page(out / "health.html", rows, scored)

@@ -11,10 +11,9 @@ from typing import Any
 from krel_interp.health.junk import Span, find_junk
 from krel_interp.health.leaks import Leak, LeakDetector
 from krel_interp.segments.labels import Segment
-from krel_interp.segments.think import TraceStatus, parse_think, status_from_flags
+from krel_interp.segments.think import CHAT_SPECIALS, TraceStatus, parse_think, status_from_flags
 from krel_interp.stats import rate
 
-SPECIALS = ("<|im_end|>", "<|endoftext|>")
 TECH = re.compile(
     r"\b(?:ai|a\.i\.|artificial|model|models|assistant|chatbot|llm|gpt|neural|computer|software|"
     r"program|code|algorithm|robot|machine|data|digital|internet|online|app|server|system|you|"
@@ -48,8 +47,11 @@ class TraceHealth:
 
 
 def junk_in(completion: str, prompt: str) -> list[Span]:
-    """Junk spans of every think block of a completion (offsets into the completion)."""
-    spans, _ = parse_think(completion, specials=SPECIALS)
+    """Junk spans of every think block of a completion (offsets into the completion).
+
+    Template tokens are not split out here, so one leaked inside a think block is junk.
+    """
+    spans, _ = parse_think(completion)
     out = []
     for seg, a, b in spans:
         if seg == Segment.THINK:
@@ -64,7 +66,7 @@ def score_trace(
     trace_id: str, prompt: str, completion: str, leaks: LeakDetector | None = None
 ) -> TraceHealth:
     """Status, junk and (with a corpus) leaks of one trace."""
-    _, flags = parse_think(completion, specials=SPECIALS)
+    _, flags = parse_think(completion, specials=CHAT_SPECIALS)
     status = status_from_flags(flags)
     junk = junk_in(completion, prompt)
     if junk and status == TraceStatus.OK:
@@ -75,11 +77,18 @@ def score_trace(
 
 def score_traces(
     rows: Sequence[tuple[str, str, str]],
-    corpus: Sequence[str] | None = None,
+    corpus: Sequence[str] | LeakDetector | None = None,
     non_sequitur: Callable[[Sequence[str]], list[bool]] = rule_non_sequitur,
 ) -> list[TraceHealth]:
-    """Score ``(id, prompt, completion)`` rows; leaks get the prompt's non-sequitur verdict."""
-    detector = LeakDetector(corpus) if corpus else None
+    """Score ``(id, prompt, completion)`` rows; leaks get the prompt's non-sequitur verdict.
+
+    ``corpus`` is the texts (a detector is built) or a ready :class:`LeakDetector`.
+    """
+    detector: LeakDetector | None
+    if corpus is None or isinstance(corpus, LeakDetector):
+        detector = corpus
+    else:
+        detector = LeakDetector(corpus) if corpus else None
     scored = [score_trace(i, p, c, detector) for i, p, c in rows]
     leaking = [k for k, h in enumerate(scored) if h.leaks]
     verdicts = non_sequitur([rows[k][1] for k in leaking]) if leaking else []

@@ -9,9 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from krel_interp.segments.labels import Segment
-from krel_interp.segments.think import TraceStatus, parse_think, status_from_flags
-
-SPECIALS = ("<|im_end|>", "<|endoftext|>", "<|im_start|>")
+from krel_interp.segments.think import CHAT_SPECIALS, TraceStatus, parse_think, status_from_flags
 
 
 @dataclass(frozen=True)
@@ -28,7 +26,7 @@ def split_answer(completion: str, thinking: bool = True) -> Answer:
     For a model that does not think the whole completion is the answer and the status is
     ``missing_think`` only when a thinking model was expected (``thinking=True``).
     """
-    spans, flags = parse_think(completion, specials=SPECIALS)
+    spans, flags = parse_think(completion, specials=CHAT_SPECIALS)
     answer = "".join(completion[a:b] for seg, a, b in spans if seg == Segment.ANSWER).strip()
     status = status_from_flags(flags)
     if not thinking and status == TraceStatus.MISSING_THINK:

@@ -16,6 +16,9 @@ from krel_interp.errors import ConfigError
 from krel_interp.segments.labels import Segment
 
 Span = tuple[Segment, int, int]
+
+CHAT_SPECIALS = ("<|im_end|>", "<|endoftext|>", "<|im_start|>")
+"""Template tokens that may end up in decoded completion text (never think or answer text)."""
 """A labelled half-open character range ``(segment, start, end)``."""
 
 

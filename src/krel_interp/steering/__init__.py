@@ -2,7 +2,7 @@
 differences, applied through removable hooks scoped to prompt, think or answer positions
 (tracked through generation with a KV cache), at coefficients in units of the residual norm."""
 
-from krel_interp.steering.apply import SteeringSpec, layers_of, maybe_steer, steer
+from krel_interp.steering.apply import SteeringSpec, layers_of, steer
 from krel_interp.steering.build import (
     METHODS,
     BuildConfig,
@@ -24,7 +24,6 @@ __all__ = [
     "build_vector",
     "layers_of",
     "load_vector",
-    "maybe_steer",
     "persona_traces",
     "register_method",
     "save_vector",

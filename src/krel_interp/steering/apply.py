@@ -99,18 +99,6 @@ def steer(
         handle.remove()
 
 
-@contextlib.contextmanager
-def maybe_steer(
-    lm: LoadedModel, vector: SteeringVector | None, spec: SteeringSpec | None
-) -> Iterator[list[str]]:
-    """``steer`` when a vector is given, else nothing."""
-    if vector is None or spec is None:
-        yield []
-        return
-    with steer(lm, vector, spec) as notes:
-        yield notes
-
-
 def layers_of(spec: str | None, vector: SteeringVector) -> tuple[int, ...] | None:
     """``"12,14"`` -> (12, 14); None keeps the vector's layers."""
     if not spec:

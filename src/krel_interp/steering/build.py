@@ -112,6 +112,7 @@ def contrast(
     config: BuildConfig,
     workdir: Path,
     progress: Progress | None = None,
+    **_: Any,
 ) -> tuple[Tensor, tuple[float, ...], dict[str, Any]]:
     """Mean over positive traces minus mean over negative ones (``caa`` and ``persona``)."""
     labels = _labels(traces)
@@ -143,30 +144,8 @@ def register_method(name: str) -> Callable[[Method], Method]:
     return wrap
 
 
-@register_method("caa")
-def _caa(
-    lm: LoadedModel,
-    traces: Sequence[Trace],
-    layers: list[int],
-    config: BuildConfig,
-    workdir: Path,
-    progress: Progress | None = None,
-    **_: Any,
-) -> tuple[Tensor, tuple[float, ...], dict[str, Any]]:
-    return contrast(lm, traces, layers, config, workdir, progress)
-
-
-@register_method("persona")
-def _persona(
-    lm: LoadedModel,
-    traces: Sequence[Trace],
-    layers: list[int],
-    config: BuildConfig,
-    workdir: Path,
-    progress: Progress | None = None,
-    **_: Any,
-) -> tuple[Tensor, tuple[float, ...], dict[str, Any]]:
-    return contrast(lm, traces, layers, config, workdir, progress)
+register_method("caa")(contrast)
+register_method("persona")(contrast)  # the same contrast, over system-prompt pairs
 
 
 @register_method("diff")
@@ -263,3 +242,17 @@ def persona_traces(prompts: Sequence[Trace], positive: str, negative: str) -> li
                 )
             )
     return out
+
+
+def random_like(vector: SteeringVector, seed: int = 0) -> SteeringVector:
+    """A seeded random direction per layer with ``vector``'s layers, norms and model: the
+    control every steering result needs beside it (same dose, no learned direction)."""
+    g = torch.Generator().manual_seed(seed)
+    raw = torch.randn(len(vector.layers), vector.d_model, generator=g)
+    meta = {
+        "method": "random",
+        "seed": seed,
+        "control_for": vector.meta.get("vector_id") or vector.meta.get("data_hash"),
+        "fingerprint": vector.meta["fingerprint"],
+    }
+    return SteeringVector(unit_rows(raw), vector.layers, vector.mean_norms, meta)

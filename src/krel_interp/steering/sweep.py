@@ -32,7 +32,8 @@ from krel_interp.io import Progress
 from krel_interp.judges.base import Judge, decide
 from krel_interp.judges.units import judge_think
 from krel_interp.models.loading import LoadedModel
-from krel_interp.segments.think import TraceStatus, parse_think, status_from_flags
+from krel_interp.segments.labels import Segment
+from krel_interp.segments.think import CHAT_SPECIALS, TraceStatus, parse_think, status_from_flags
 from krel_interp.stats import rate
 from krel_interp.steering.apply import SteeringSpec, steer
 from krel_interp.steering.vector import SteeringVector
@@ -62,9 +63,7 @@ class SweepConfig:
 
 def passage(completion: str) -> str:
     """The completion as prose: think body and answer without tags or special tokens."""
-    spans, _ = parse_think(completion, specials=("<|im_end|>", "<|endoftext|>"))
-    from krel_interp.segments.labels import Segment
-
+    spans, _ = parse_think(completion, specials=CHAT_SPECIALS)
     keep = (Segment.THINK, Segment.ANSWER)
     return " ".join(completion[a:b].strip() for s, a, b in spans if s in keep).strip()
 
