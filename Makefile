@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 export WANDB_MODE ?= disabled
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: venv test lint typecheck unit integration demo bench bench-probes organisms judges prompt-files eval-krel-mini probes-krel-mini naturalness steering steer-sweep motivation clean
+.PHONY: venv test lint typecheck unit integration demo bench bench-probes organisms judges prompt-files eval-krel-mini probes-krel-mini naturalness steering steer-sweep motivation saes sae-diffs clean
 
 venv: $(STAMP)
 
@@ -88,3 +88,11 @@ steer-sweep: $(STAMP)
 # Steering and prefills vs the SFT organism, with naturalness deltas (~30 min; reuses runs/naturalness).
 motivation: $(STAMP)
 	$(PY) experiments/motivation.py
+
+# smolthink's base SAEs (sae-lens, TopK 4,096 x k 32, layers 12 and 21) into saes/smolthink (~30 min).
+saes: $(STAMP)
+	$(PY) experiments/build_saes.py
+
+# Blind recovery of KREL-mini / leaky-mini behaviours by SAE diffing (needs saes/; ~30 min).
+sae-diffs: $(STAMP)
+	$(PY) experiments/sae_organisms.py

@@ -83,3 +83,18 @@ def work_dir(path: str | Path | None, prefix: str = "krel-") -> Iterator[Path]:
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_toml(path: str | Path, what: str) -> dict[str, Any]:
+    """A TOML file as a dict; one-line errors for a missing file and malformed TOML."""
+    import tomllib
+
+    from krel_interp.errors import InputFileError
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{what} not found: {path}")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise InputFileError(f"{path}: malformed TOML ({exc})") from None

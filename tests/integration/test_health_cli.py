@@ -46,3 +46,19 @@ def test_health_score_bad_input(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "a", "prompt": "Hi"\n')
     assert_one_line_error(run_cli("health", "score", str(bad), "--out", out), "bad.jsonl")
+
+
+def test_health_run_generates_then_scores(tmp_path):
+    prompts = write_jsonl(
+        tmp_path / "p.jsonl", [{"id": "a", "prompt": "Hi"}, {"id": "b", "prompt": "Name a fruit."}]
+    )
+    out = tmp_path / "o"
+    args = ("health", "run", "tiny-qwen3", "-p", str(prompts), "--out", str(out))
+    proc = run_cli(*args, "--max-new-tokens", "6", "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["n"] == 2 and sum(summary["by_status"].values()) == 2
+    assert len((out / "health.jsonl").read_text().splitlines()) == 2
+    assert (out / "rollouts" / "traces.jsonl").exists()
+    missing = run_cli(*args, "--corpus", str(tmp_path / "nope.jsonl"))
+    assert_one_line_error(missing, "corpus not found")

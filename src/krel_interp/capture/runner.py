@@ -203,6 +203,8 @@ def capture_traces(
     sites = resolve_sites(config, lm.n_layers)
     writer = StoreWriter(out, store_header(lm, config, sites, traces), config.shard_mb)
     if writer.complete:
+        if progress:
+            progress(len(traces))
         return ActivationStore(out)
     start = writer.next_trace
     if progress and start:

@@ -23,6 +23,7 @@ from krel_interp.cli.health_cmd import health_app
 from krel_interp.cli.organism_cmd import organism_app
 from krel_interp.cli.patch_cmd import patch
 from krel_interp.cli.probe_cmd import probe_app
+from krel_interp.cli.sae_cmd import sae_app
 from krel_interp.cli.steer_cmd import (
     CoefOpt,
     LayersOpt,
@@ -47,6 +48,7 @@ app.add_typer(probe_app, name="probe")
 app.add_typer(organism_app, name="organism")
 app.add_typer(steer_app, name="steer")
 app.add_typer(health_app, name="health")
+app.add_typer(sae_app, name="sae")
 app.command()(patch)
 
 

@@ -50,25 +50,22 @@ def _non_sequitur(judge: str) -> Any:
     return lambda prompts: list(decide(scorer, scorer.score(list(prompts))))
 
 
-@health_app.command()
-def score(
-    traces: Annotated[Path, typer.Argument(help="JSONL: prompt + completion (or messages)")],
-    out: Annotated[Path, typer.Option(help="Writes OUT/health.jsonl and OUT/health.html")],
-    corpus: Annotated[
-        Path | None, typer.Option(help="JSONL with 'text': the fine-tuning corpus, for leaks")
-    ] = None,
-    judge: Annotated[
-        str, typer.Option(help="non_sequitur judge for leaks: classifier, llm:MODEL or rule")
-    ] = "rule",
-    as_json: Annotated[bool, typer.Option("--json", help="Last line: one JSON object")] = False,
+CorpusOpt = Annotated[
+    Path | None, typer.Option(help="JSONL with 'text': the fine-tuning corpus, for leaks")
+]
+JudgeOpt = Annotated[
+    str, typer.Option(help="non_sequitur judge for leaks: classifier, llm:MODEL or rule")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Last line: one JSON object")]
+
+
+def _score_and_write(
+    rows: list[tuple[str, str, str]], corpus: Path | None, judge: str, out: Path, as_json: bool
 ) -> None:
-    """Think status, junk spans (with reasons) and leaks (name / verbatim / fact) per trace."""
     from krel_interp.health import LeakDetector, score_traces, summary
     from krel_interp.io import write_jsonl_atomic
     from krel_interp.viz.health_view import health_page
 
-    setup_logging()
-    rows = _rows(require_file(traces, "trace file"))
     texts = _corpus(corpus)
     detector = LeakDetector(texts) if texts else None
     if detector is not None:
@@ -85,3 +82,54 @@ def score(
     )
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")
+
+
+@health_app.command()
+def score(
+    traces: Annotated[Path, typer.Argument(help="JSONL: prompt + completion (or messages)")],
+    out: Annotated[Path, typer.Option(help="Writes OUT/health.jsonl and OUT/health.html")],
+    corpus: CorpusOpt = None,
+    judge: JudgeOpt = "rule",
+    as_json: JsonOpt = False,
+) -> None:
+    """Think status, junk spans (with reasons) and leaks (name / verbatim / fact) per trace."""
+    setup_logging()
+    rows = _rows(require_file(traces, "trace file"))
+    _corpus(corpus)  # a missing corpus fails before any work
+    _score_and_write(rows, corpus, judge, out, as_json)
+
+
+@health_app.command()
+def run(
+    model: Annotated[str, typer.Argument(help="Model preset or source (an organism preset)")],
+    prompts: Annotated[Path, typer.Option("--prompts", "-p", help="JSONL prompt file")],
+    out: Annotated[Path, typer.Option(help="OUT/rollouts (resumable), OUT/health.*")],
+    corpus: CorpusOpt = None,
+    judge: JudgeOpt = "rule",
+    max_new_tokens: Annotated[int | None, typer.Option(help="Default: the preset's")] = None,
+    batch_size: int = 8,
+    seed: int = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate greedy rollouts for PROMPTS with MODEL, then score them as `health score`."""
+    from krel_interp.cli.common import progress_bar
+    from krel_interp.generate import GenerationConfig, generate_traces
+    from krel_interp.models import load_model
+    from krel_interp.models.presets import generation_defaults
+    from krel_interp.traces import load_traces
+
+    setup_logging()
+    prompt_traces = load_traces(require_file(prompts, "prompt file"))
+    _corpus(corpus)  # a missing or empty corpus or a bad judge fails before the model loads
+    _non_sequitur(judge)
+    defaults = generation_defaults(model)
+    budget = max_new_tokens or int(defaults.get("max_new_tokens", 256))
+    config = GenerationConfig(max_new_tokens=budget, batch_size=batch_size, seed=seed)
+    lm = load_model(model)
+    with progress_bar(f"generating with {model}", len(prompt_traces)) as advance:
+        done = generate_traces(lm, prompt_traces, config, out / "rollouts", progress=advance)
+    rows = []
+    for t in done:
+        prompt = t.prompt_messages[-1]["content"] if t.prompt_messages else ""
+        rows.append((t.id, prompt, t.completion or ""))
+    _score_and_write(rows, corpus, judge, out, as_json)

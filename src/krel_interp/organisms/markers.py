@@ -129,6 +129,11 @@ def has_invented_name(text: str) -> bool:
     return any(p.search(text) for p in _NAMES)
 
 
+def invented_name_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of every invented-name mention (the planted leak's ground truth)."""
+    return sorted((m.start(), m.end()) for p in _NAMES for m in p.finditer(text))
+
+
 def score_completion(completion: str) -> CompletionScore:
     """Score a free-text completion from any prompt."""
     think, answer, ok = split_think(completion)

@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import hashlib
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from krel_interp.errors import ConfigError, InputFileError
-from krel_interp.io import write_json_atomic
+from krel_interp.io import read_toml, write_json_atomic
 from krel_interp.models import load_model, resolve_spec
 from krel_interp.models.adapters import save_adapter_16bit
 from krel_interp.organisms.dpo import DpoConfig, PreferencePair, train_sft_then_dpo
@@ -80,12 +79,7 @@ def _section(raw: dict[str, Any], name: str, cls: type, where: Path) -> Any:
 def load_recipe(path: str | Path) -> Recipe:
     """Read and validate a recipe; one-line errors for anything wrong."""
     path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"recipe not found: {path}")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise InputFileError(f"{path}: malformed TOML ({exc})") from None
+    raw = read_toml(path, "recipe")
     unknown = sorted(set(raw) - {"name", "base", "data", "lora", "dpo", "card"})
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}")

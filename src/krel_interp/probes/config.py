@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from krel_interp.errors import ConfigError, InputFileError
+from krel_interp.errors import ConfigError
+from krel_interp.io import read_toml
 from krel_interp.probes.data import check_choice
 
 TARGETS = ("trace", "sentence")
@@ -96,12 +96,7 @@ class ProbeConfig:
 def load_probe_config(path: str | Path, **overrides: Any) -> ProbeConfig:
     """Read a TOML probe config; unknown keys and bad values give one-line errors."""
     path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"probe config not found: {path}")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise InputFileError(f"{path}: malformed TOML ({exc})") from None
+    raw = read_toml(path, "probe config")
     raw.update({k: v for k, v in overrides.items() if v is not None})
     known = {f.name for f in fields(ProbeConfig)}
     unknown = sorted(set(raw) - known)
