@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -118,10 +119,12 @@ def _load_checkpoint(workdir: Path, trainer: Any, identity: str) -> bool:
     trainer.n_training_samples = int(meta["n_training_samples"])
     trainer.n_training_steps = int(meta["n_training_steps"])
     trainer.n_frac_active_samples = int(meta["n_frac_active_samples"])
-    for _ in range(trainer.n_training_steps):  # schedules are pure functions of the step
-        trainer.lr_scheduler.step()
-        for scheduler in trainer.coefficient_schedulers.values():
-            scheduler.step()
+    with warnings.catch_warnings():  # stepping a schedule with no optimizer step is the point
+        warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+        for _ in range(trainer.n_training_steps):  # schedules are pure functions of the step
+            trainer.lr_scheduler.step()
+            for scheduler in trainer.coefficient_schedulers.values():
+                scheduler.step()
     trainer.activation_scaler.scaling_factor = float(meta["scale"])
     return True
 
