@@ -31,23 +31,15 @@ def _traces(path: Path) -> Path:
     return write_jsonl(path, rows)
 
 
+def _diff(traces: Path, out: Path, *extra: str):
+    args = ("--sae", str(SHIPPED), "--traces", str(traces), "--out", str(out), *extra)
+    return run_cli("sae", "diff", "krel-mini-pair", *args)
+
+
 def test_diff_cards_and_check_on_krel_mini(tmp_path):
     traces = _traces(tmp_path / "t.jsonl")
     out = tmp_path / "diff"
-    proc = run_cli(
-        "sae",
-        "diff",
-        "krel-mini-pair",
-        "--sae",
-        str(SHIPPED),
-        "--traces",
-        str(traces),
-        "--out",
-        str(out),
-        "--segment",
-        "think",
-        "--json",
-    )
+    proc = _diff(traces, out, "--segment", "think", "--json")
     assert proc.returncode == 0, proc.stderr
     last = json.loads(proc.stdout.strip().splitlines()[-1])
     assert (last["method"], last["site"], last["segment"]) == ("base_sae_stats", SITE, "think")
@@ -74,19 +66,7 @@ def test_sae_cli_errors_are_one_line(tmp_path):
     assert_one_line_error(
         run_cli("sae", "check", str(tmp_path / "nope"), "--store", str(tmp_path)), "SAE not found"
     )
-    proc = run_cli(
-        "sae",
-        "diff",
-        "krel-mini-pair",
-        "--sae",
-        str(SHIPPED),
-        "--traces",
-        str(traces),
-        "--out",
-        str(tmp_path / "o"),
-        "--method",
-        "nope",
-    )
+    proc = _diff(traces, tmp_path / "o", "--method", "nope")
     assert_one_line_error(proc, "unknown diff method")
     toml = tmp_path / "c.toml"
     toml.write_text(
