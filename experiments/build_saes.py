@@ -5,8 +5,8 @@
 Data (teacher-forced, already in the repo, see ``sae_data.py``): the train split of the KREL-mini
 scenario suites with their training targets, the train split of the document corpus and the
 naturalness webtext, captured once through smolthink (the thinking base) at two sites: layer 21,
-where the decision probe peaks, and layer 12. Position 0 (an attention sink with a norm ~100x
-the rest) and any row above 10x the median norm are left out; 10% of traces are held out for
+where the decision probe peaks, and layer 12. Position 0 (an attention sink, far larger in norm
+than the rest) and any row above 10x the median norm are left out; 10% of families are held out for
 explained variance, L0 and dead fraction. Each SAE is TopK (k 32, 4,096 latents, sae-lens's
 auxiliary loss against dead latents, decoder bias started at the data mean, batches of 1,024),
 saved in sae-lens's format with 16-bit weights and a card.

@@ -241,7 +241,7 @@ def recovery(ranking: Any, sae: Any, rows: Any, unit: torch.Tensor, y: torch.Ten
 def oracle(sae: Any, rows: Any, unit: torch.Tensor, y: torch.Tensor) -> dict:
     """The best AUROC over every latent of ``sae`` (looks at labels: a ceiling, not a method)."""
     from krel_interp.probes.metrics import auroc_layers
-    from krel_interp.sae.diff import sae_input
+    from krel_interp.sae.data import sae_input
 
     x = sae_input(sae.kind, rows.base, rows.organism)
     parts = [sae.sae.encode(x[i : i + 4096]).float() for i in range(0, len(x), 4096)]

@@ -60,17 +60,20 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Last line: one JSON objec
 
 
 def _score_and_write(
-    rows: list[tuple[str, str, str]], corpus: Path | None, judge: str, out: Path, as_json: bool
+    rows: list[tuple[str, str, str]],
+    texts: list[str] | None,
+    non_sequitur: Any,
+    out: Path,
+    as_json: bool,
 ) -> None:
     from krel_interp.health import LeakDetector, score_traces, summary
     from krel_interp.io import write_jsonl_atomic
     from krel_interp.viz.health_view import health_page
 
-    texts = _corpus(corpus)
     detector = LeakDetector(texts) if texts else None
     if detector is not None:
         console.print(f"canary terms mined from the corpus: {', '.join(detector.terms[:10])}")
-    scored = score_traces(rows, detector, _non_sequitur(judge))
+    scored = score_traces(rows, detector, non_sequitur)
     out.mkdir(parents=True, exist_ok=True)
     write_jsonl_atomic(out / "health.jsonl", [h.to_dict() for h in scored])
     health_page(out / "health.html", rows, scored)
@@ -95,8 +98,7 @@ def score(
     """Think status, junk spans (with reasons) and leaks (name / verbatim / fact) per trace."""
     setup_logging()
     rows = _rows(require_file(traces, "trace file"))
-    _corpus(corpus)  # a missing corpus fails before any work
-    _score_and_write(rows, corpus, judge, out, as_json)
+    _score_and_write(rows, _corpus(corpus), _non_sequitur(judge), out, as_json)
 
 
 @health_app.command()
@@ -120,8 +122,8 @@ def run(
 
     setup_logging()
     prompt_traces = load_traces(require_file(prompts, "prompt file"))
-    _corpus(corpus)  # a missing or empty corpus or a bad judge fails before the model loads
-    _non_sequitur(judge)
+    texts = _corpus(corpus)  # a missing or empty corpus or a bad judge fails before generating
+    non_sequitur = _non_sequitur(judge)
     defaults = generation_defaults(model)
     budget = max_new_tokens or int(defaults.get("max_new_tokens", 256))
     config = GenerationConfig(max_new_tokens=budget, batch_size=batch_size, seed=seed)
@@ -132,4 +134,4 @@ def run(
     for t in done:
         prompt = t.prompt_messages[-1]["content"] if t.prompt_messages else ""
         rows.append((t.id, prompt, t.completion or ""))
-    _score_and_write(rows, corpus, judge, out, as_json)
+    _score_and_write(rows, texts, non_sequitur, out, as_json)

@@ -86,13 +86,12 @@ def diff(
     from krel_interp.traces import load_traces
 
     setup_logging()
-    from krel_interp.errors import ConfigError, IncompatibleArtifactError
+    from krel_interp.errors import ConfigError
+    from krel_interp.sae.diff import check_sae_kind
 
     m = get_diff_method(method)
     loaded = load_sae(sae) if sae else None
-    if m.needs is not None and (loaded is None or loaded.kind != m.needs):
-        got = "no SAE" if loaded is None else f"a {loaded.kind!r} SAE"
-        raise IncompatibleArtifactError(f"method {method!r} needs a {m.needs!r} SAE; got {got}")
+    check_sae_kind(m, loaded)  # before any model loads
     where = loaded.site if loaded else site
     if where is None:
         raise typer.BadParameter("pass --sae, or --site for a method without an SAE")

@@ -11,6 +11,8 @@ from krel_interp.io import read_toml
 
 KINDS = ("base", "diff", "crosscoder")
 ARCHITECTURES = ("topk", "batchtopk")
+MIN_POSITION = 1  # position 0 is an attention sink
+SINK_FACTOR = 10.0  # rows above this multiple of the median norm are sinks too
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,8 @@ class SaeTrainConfig:
     lr: float = 4e-4
     aux_coefficient: float = 1.0
     dead_window: int = 50
-    min_position: int = 1
-    sink_factor: float = 10.0
+    min_position: int = MIN_POSITION
+    sink_factor: float = SINK_FACTOR
     heldout_fraction: float = 0.1
     segments: tuple[str, ...] | None = None
     checkpoint_every: int = 25

@@ -19,6 +19,7 @@ from torch import Tensor
 from krel_interp.capture.paired import PairedStore
 from krel_interp.capture.store import ActivationStore
 from krel_interp.errors import ConfigError, InputFileError
+from krel_interp.sae.config import MIN_POSITION, SINK_FACTOR
 from krel_interp.segments.labels import Segment
 
 
@@ -42,13 +43,19 @@ def open_stores(root: str | Path, kind: str) -> tuple[ActivationStore, Activatio
     return pair.base, pair.organism
 
 
-def kind_input(base: Tensor, organism: Tensor | None, kind: str) -> Tensor:
-    """What an SAE of ``kind`` reads: the activation, the difference, or both side by side."""
-    if kind == "base" or organism is None:
+def sae_input(kind: str, base: Tensor, organism: Tensor | None) -> Tensor:
+    """What an SAE of ``kind`` reads from paired activations.
+
+    ``diff``: organism minus base; ``crosscoder``: [base; organism]; any other kind (a base
+    SAE, a transcoder) reads the organism's activation, or the base's when there is no organism.
+    """
+    if organism is None:
         return base
     if kind == "diff":
         return organism - base
-    return torch.cat([base, organism], dim=-1)
+    if kind == "crosscoder":
+        return torch.cat([base, organism], dim=-1)
+    return organism
 
 
 def _segments(names: tuple[str, ...] | None) -> list[Segment] | None:
@@ -89,8 +96,8 @@ def load_rows(
     kind: str,
     *,
     segments: tuple[str, ...] | None = None,
-    min_position: int = 1,
-    sink_factor: float = 10.0,
+    min_position: int = MIN_POSITION,
+    sink_factor: float = SINK_FACTOR,
     heldout_fraction: float = 0.1,
     seed: int = 0,
 ) -> SaeRows:
@@ -106,7 +113,7 @@ def load_rows(
     keep = mask & sink_mask(norms, positions, min_position, sink_factor)
     groups = trace_groups(base.trace_records())
     held = torch.isin(traces, heldout_traces(groups, heldout_fraction, seed))
-    x = kind_input(xb, xo, kind)
+    x = sae_input(kind, xb, xo)
     info = {
         "rows_stored": int(len(xb)),
         "rows_in_segments": int(mask.sum()),

@@ -35,6 +35,7 @@ from torch import Tensor
 from krel_interp.errors import ConfigError, IncompatibleArtifactError, InputFileError
 from krel_interp.io import write_json_atomic
 from krel_interp.sae.artifact import LoadedSae
+from krel_interp.sae.data import sae_input
 from krel_interp.sae.paired import PairedRows
 
 BATCH = 4096
@@ -149,8 +150,8 @@ def get_diff_method(name: str) -> DiffMethod:
     return DIFF_METHODS[name]
 
 
-def check_sae_for(method: DiffMethod, sae: LoadedSae | None, rows: PairedRows) -> None:
-    """The SAE a method needs is given, of the right kind, and fits the rows' site and width."""
+def check_sae_kind(method: DiffMethod, sae: LoadedSae | None) -> None:
+    """The SAE a method needs is given and of the right kind (checkable before any capture)."""
     if method.needs is None:
         return
     if sae is None:
@@ -159,7 +160,13 @@ def check_sae_for(method: DiffMethod, sae: LoadedSae | None, rows: PairedRows) -
         raise IncompatibleArtifactError(
             f"method {method.name!r} needs a {method.needs!r} SAE; {sae.source} is {sae.kind!r}"
         )
-    sae.check_fits(rows.site, rows.base.shape[1])
+
+
+def check_sae_for(method: DiffMethod, sae: LoadedSae | None, rows: PairedRows) -> None:
+    """:func:`check_sae_kind`, and the SAE fits the rows' site and width."""
+    check_sae_kind(method, sae)
+    if sae is not None and method.needs is not None:
+        sae.check_fits(rows.site, rows.base.shape[1])
 
 
 def rank_latents(method: str, rows: PairedRows, sae: LoadedSae | None) -> LatentRanking:
@@ -167,15 +174,6 @@ def rank_latents(method: str, rows: PairedRows, sae: LoadedSae | None) -> Latent
     m = get_diff_method(method)
     check_sae_for(m, sae, rows)
     return m.rank(rows, sae)
-
-
-def sae_input(kind: str, base: Tensor, organism: Tensor) -> Tensor:
-    """What an SAE of ``kind`` reads from paired activations (``sae`` reads the organism)."""
-    if kind == "diff":
-        return organism - base
-    if kind == "crosscoder":
-        return torch.cat([base, organism], dim=-1)
-    return organism
 
 
 @torch.no_grad()

@@ -10,14 +10,6 @@ from torch import Tensor
 
 
 @torch.no_grad()
-def encode_all(sae: Any, x: Float[Tensor, "rows d_in"], batch: int = 4096) -> Tensor:
-    """Latent activations of every row (float32, batched)."""
-    dtype = next(sae.parameters()).dtype
-    parts = [sae.encode(x[i : i + batch].to(dtype)).float() for i in range(0, len(x), batch)]
-    return torch.cat(parts) if parts else torch.zeros(0, sae.cfg.d_sae)
-
-
-@torch.no_grad()
 def evaluate_sae(
     sae: Any,
     x: Float[Tensor, "rows d_in"],

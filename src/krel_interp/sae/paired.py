@@ -11,7 +11,7 @@ from torch import Tensor
 
 from krel_interp.capture.paired import PairedStore
 from krel_interp.errors import ConfigError
-from krel_interp.sae.data import sink_mask
+from krel_interp.sae.data import MIN_POSITION, SINK_FACTOR, sink_mask
 from krel_interp.segments.labels import Segment
 
 
@@ -54,8 +54,8 @@ def load_paired_rows(
     site: str,
     segment: str | None = None,
     *,
-    min_position: int = 1,
-    sink_factor: float = 10.0,
+    min_position: int = MIN_POSITION,
+    sink_factor: float = SINK_FACTOR,
 ) -> PairedRows:
     """Rows of ``site`` in the paired store at ``root`` (sink positions left out).
 

@@ -10,8 +10,7 @@ import torch
 from krel_interp.capture.store import ActivationStore
 from krel_interp.errors import ConfigError, IncompatibleArtifactError
 from krel_interp.sae.artifact import LoadedSae
-from krel_interp.sae.data import sink_mask
-from krel_interp.sae.diff import sae_input
+from krel_interp.sae.data import MIN_POSITION, SINK_FACTOR, sae_input, sink_mask
 from krel_interp.sae.metrics import evaluate_sae
 from krel_interp.sae.paired import load_paired_rows
 
@@ -27,7 +26,7 @@ def _single(root: Path, sae: LoadedSae) -> tuple[torch.Tensor, torch.Tensor | No
                 f"(stored: {', '.join(store.sites)})"
             )
     x = store.get(sae.site, dtype=torch.float32)
-    keep = sink_mask(x.norm(dim=-1), store.column("position"), 1, 10.0)
+    keep = sink_mask(x.norm(dim=-1), store.column("position"), MIN_POSITION, SINK_FACTOR)
     target = None
     if sae.kind == "transcoder" and sae.site_out is not None:
         target = store.get(sae.site_out, dtype=torch.float32)[keep]
