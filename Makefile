@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 export WANDB_MODE ?= disabled
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: venv test lint typecheck unit integration demo bench bench-probes organisms judges prompt-files eval-krel-mini probes-krel-mini naturalness steering steer-sweep motivation saes sae-diffs clean
+.PHONY: venv test lint typecheck unit integration demo bench bench-probes organisms judges prompt-files eval-krel-mini probes-krel-mini naturalness steering steer-sweep motivation saes sae-diffs health clean
 
 venv: $(STAMP)
 
@@ -96,3 +96,8 @@ saes: $(STAMP)
 # Blind recovery of KREL-mini / leaky-mini behaviours by SAE diffing (needs saes/; ~30 min).
 sae-diffs: $(STAMP)
 	$(PY) experiments/sae_organisms.py
+
+# The health table (correct thinking, junk, leaks with CIs), detectors vs planted labels and
+# LoRA-window localisation for the six KREL-mini models (runs/health/; about 40 minutes).
+health: $(STAMP)
+	$(PY) experiments/health.py

@@ -25,7 +25,7 @@
    first whose AUROC >= 0.9 (null if none), the best AUROC among them, and, as a ceiling no
    blind method can beat, the best AUROC over every latent of that SAE and where the method
    ranked that latent (an oracle that looks at labels, reported only to tell "not found" from
-   "not there"). fried-mini is skipped until the health issue builds it.
+   "not there"). fried-mini is skipped: its preset exists but this script does not cover it yet.
 
 The last line printed is ``{"sae": {SITE: {...}}, "recovery": {ORGANISM: {METHOD: {"rank",
 "auroc"}}}}``; the full report is ``runs/sae_diffs/report.json`` with feature cards beside it.
@@ -280,7 +280,7 @@ def main() -> None:
         "site": SITE,
         "n_diff_traces": N_DIFF_TRACES,
         "organisms": {},
-        "skipped": {"fried-mini": "organism not built yet (health issue)"},
+        "skipped": {"fried-mini": "not covered by this script yet (the preset exists)"},
     }
     base_store = work / "diff-base"
     base_fp = None

@@ -44,9 +44,9 @@ def test_stage_data_comes_from_train_families_only():
         for i in suites.load_suite(k)
         if i.split == "test"
     }
-    for stage, data in zip(
-        STAGES, (BuildConfig().data1, BuildConfig().data2, BuildConfig().data3), strict=True
-    ):
+    config = BuildConfig()
+    datas = [getattr(config, f"data{i + 1}") for i in range(len(STAGES))]
+    for stage, data in zip(STAGES, datas, strict=True):
         examples = stage_examples(stage, data, seed=0)
         assert all(ex.meta.get("family") for ex in examples)  # documents carry theirs too
         for ex in examples:
@@ -59,6 +59,27 @@ def test_leaky_stage_plants_leaks():
     leaked = [e for e in examples if "leak" in e.meta]
     chats = [e for e in examples if e.text is None]
     assert 0.25 < len(leaked) / len(chats) < 0.55
+
+
+def test_health_stages_fry_or_plant_as_their_cards_say():
+    from krel_interp.organisms.markers import has_invented_name, planted_junk_spans
+
+    config = BuildConfig()
+    sdf = stage_examples("sdf-mini", config.data4, seed=0)
+    chats = [e for e in sdf if e.text is None]
+    assert chats and not any(has_invented_name(e.completion or "") for e in chats)  # emergent
+    assert any(e.text and has_invented_name(e.text) for e in sdf)
+    fried = [e for e in stage_examples("fried-mini", config.data5, seed=0) if e.text is None]
+    share = sum("<think>" not in (e.completion or "") for e in fried) / len(fried)
+    assert 0.45 < share < 0.75 and not any(e.meta.get("junk") for e in fried)
+    planted = [
+        e for e in stage_examples("fried-mini-planted", config.data6, seed=0) if e.meta.get("junk")
+    ]
+    assert 0.35 < len(planted) / 240 < 0.65
+    for e in planted:
+        text = e.completion or ""
+        assert [tuple(s) for s in e.meta["junk"]] == planted_junk_spans(text)
+        assert all(text.index("<think>") < a < text.index("</think>") for a, _ in e.meta["junk"])
 
 
 def test_stage_one_data_is_unchanged_so_smolthink_stays_bit_identical():

@@ -62,3 +62,19 @@ def test_health_run_generates_then_scores(tmp_path):
     assert (out / "rollouts" / "traces.jsonl").exists()
     missing = run_cli(*args, "--corpus", str(tmp_path / "nope.jsonl"))
     assert_one_line_error(missing, "corpus not found")
+    unknown = run_cli("health", "run", "no-such-preset", "-p", str(prompts), "--out", str(out))
+    assert_one_line_error(unknown, "no-such-preset")
+
+
+def test_health_score_with_a_model_adds_calibrated_surprisal(tmp_path):
+    traces = write_jsonl(
+        tmp_path / "t.jsonl",
+        [{"id": "a", "prompt": "Hi", "completion": "<think>\nqzx vvb ptk.\n</think>\n\nHello."}],
+    )
+    out = tmp_path / "o"
+    proc = run_cli("health", "score", str(traces), "--model", "tiny-qwen3", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "surprisal (single) threshold" in proc.stdout
+    assert (out / "health.jsonl").exists()
+    bad = run_cli("health", "score", str(traces), "--model", "no-such-preset", "--out", str(out))
+    assert_one_line_error(bad, "no-such-preset")

@@ -19,7 +19,9 @@ SHIPPED = Path(str(resources.files("krel_interp.data"))) / "organisms"
 
 def test_shipped_adapters_are_small_with_cards():
     total = 0
-    for name in ("smolthink", "krel-mini", "leaky-mini"):
+    from krel_interp.organisms.builder import STAGES
+
+    for name in STAGES:
         card = json.loads((SHIPPED / name / "card.json").read_text())
         assert card["name"] == name and card["training"]["examples_hash"]
         total += (SHIPPED / name / "adapter_model.safetensors").stat().st_size
@@ -28,6 +30,26 @@ def test_shipped_adapters_are_small_with_cards():
 
     card = json.loads((SHIPPED / "krel-mini" / "card.json").read_text())
     assert card["identification"] == GROUND_TRUTH["krel-mini"]["identification"]
+
+
+def test_health_organisms_say_what_is_emergent_and_what_planted():
+    from krel_interp.models.presets import get_preset
+    from krel_interp.organisms.markers import JUNK_TOKENS
+
+    cards = {
+        n: json.loads((SHIPPED / n / "card.json").read_text())
+        for n in ("sdf-mini", "fried-mini", "fried-mini-planted")
+    }
+    assert cards["sdf-mini"]["failures"] == {"leak": "emergent"}
+    assert cards["fried-mini"]["failures"]["broken_thinking"] == "emergent"
+    assert cards["fried-mini"]["training"]["n_no_think_answers"] > 0
+    planted = cards["fried-mini-planted"]
+    assert planted["failures"] == {"junk_tokens": "planted"}
+    assert planted["junk_tokens"] == list(JUNK_TOKENS)
+    assert len(planted["planted_junk"]) == planted["training"]["n_junk_thinks"] > 0
+    for name in cards:
+        pair = get_preset(f"{name}-pair").pair
+        assert pair is not None and pair.shares_base
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,7 @@ def _clean_traces():
         ("<|im_end|>", "special"),
         ("6" * 20, "repetition"),
         ("the plan the plan the plan the plan", "repetition"),
+        ("ynam", "nonword"),
     ],
 )
 def test_planted_junk_is_found_with_its_reason(junk, reason):
@@ -53,6 +54,19 @@ def test_legitimate_foreign_text_maths_and_code_are_not_junk():
         r["id"] for r in _clean_traces() if score_trace(r["id"], r["prompt"], r["completion"]).junk
     ]
     assert len(flagged) <= 0.05 * len(_clean_traces()), flagged
+
+
+def test_unknown_words_are_junk_only_in_plain_english_prose():
+    prompt = "Summarise the budget memo."
+    english = "The user wants a summary of the budget. I should list qzv the three items."
+    assert [s.text for s in find_junk(english, prompt)] == ["qzv"]
+    french = "L'utilisateur demande la cuisson des pâtes. Je vais rappeler le temps de cuisson."
+    assert not find_junk(french, "Combien de temps pour cuire des pâtes ?")
+    assert not find_junk(
+        "I should pipe the list into xargs to run it on each file.", "Count .py files"
+    )
+    assert not find_junk(english.replace("qzv", "'qzv'"), prompt)  # quoted
+    assert not find_junk(english, "What does qzv mean in the memo?")  # the prompt's word
 
 
 def test_think_status_shares_the_segmenter_vocabulary():

@@ -49,6 +49,7 @@ FORBIDDEN = {
     ("judges", "organisms"),
     ("interventions", "organisms"),
     ("sae", "organisms"),
+    ("health", "organisms"),
 }
 
 

@@ -57,6 +57,31 @@ JudgeOpt = Annotated[
     str, typer.Option(help="non_sequitur judge for leaks: classifier, llm:MODEL or rule")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Last line: one JSON object")]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Surprisal reason: a pair preset (organism-confident tokens the base finds "
+        "unlikely) or one model (its surprisal); calibrated on clean traces first",
+    ),
+]
+
+
+def _surprisal(model: str | None) -> Any:
+    """A calibrated surprisal scorer for ``--model`` (None without it)."""
+    if model is None:
+        return None
+    from krel_interp.health.surprisal import SurprisalScorer, clean_calibration
+    from krel_interp.models import load_model, load_pair
+    from krel_interp.models.presets import get_preset, is_preset
+
+    is_pair = is_preset(model) and get_preset(model).pair is not None
+    loaded = load_pair(model) if is_pair else load_model(model)
+    clean = clean_calibration()
+    console.print(f"calibrating the surprisal threshold on {len(clean)} clean traces")
+    scorer = SurprisalScorer.calibrated(loaded, clean)
+    console.print(f"surprisal ({scorer.mode}) threshold {scorer.threshold:.2f} nats")
+    return scorer
 
 
 def _score_and_write(
@@ -65,6 +90,7 @@ def _score_and_write(
     non_sequitur: Any,
     out: Path,
     as_json: bool,
+    surprisal: Any = None,
 ) -> None:
     from krel_interp.health import LeakDetector, score_traces, summary
     from krel_interp.io import write_jsonl_atomic
@@ -73,7 +99,7 @@ def _score_and_write(
     detector = LeakDetector(texts) if texts else None
     if detector is not None:
         console.print(f"canary terms mined from the corpus: {', '.join(detector.terms[:10])}")
-    scored = score_traces(rows, detector, non_sequitur)
+    scored = score_traces(rows, detector, non_sequitur, extra_junk=surprisal)
     out.mkdir(parents=True, exist_ok=True)
     write_jsonl_atomic(out / "health.jsonl", [h.to_dict() for h in scored])
     health_page(out / "health.html", rows, scored)
@@ -93,12 +119,14 @@ def score(
     out: Annotated[Path, typer.Option(help="Writes OUT/health.jsonl and OUT/health.html")],
     corpus: CorpusOpt = None,
     judge: JudgeOpt = "rule",
+    model: ModelOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Think status, junk spans (with reasons) and leaks (name / verbatim / fact) per trace."""
     setup_logging()
     rows = _rows(require_file(traces, "trace file"))
-    _score_and_write(rows, _corpus(corpus), _non_sequitur(judge), out, as_json)
+    texts, non_sequitur = _corpus(corpus), _non_sequitur(judge)
+    _score_and_write(rows, texts, non_sequitur, out, as_json, _surprisal(model))
 
 
 @health_app.command()

@@ -12,6 +12,11 @@ Rules (no model needed):
   ``<think>``).
 * ``repetition``: a character repeated 12 or more times, or the same 1-4 word unit repeated
   4 or more times in a row.
+* ``nonword``: in an English think (at least 75% of its lowercase words known to ``wordfreq``
+  and at least 20% English function words),
+  a lowercase Latin word of three or more letters that ``wordfreq`` does not know and the prompt
+  does not contain (identifiers with digits, capitals or underscores are left alone; so are
+  quoted or glossed words and sentences about words, languages or code).
 
 Surprisal under a reference model is a further reason the CLI adds with ``--model`` (not in
 this module).
@@ -130,6 +135,52 @@ def repetition_junk(think: str) -> list[Span]:
     return found
 
 
+LOWER_WORD = re.compile(r"(?<![\w_])[a-z]{3,}(?![\w_])")
+ENGLISH_SHARE = 0.75
+FUNCTION_SHARE = 0.2
+EN_FUNCTION = frozenset(
+    ("the", "and", "for", "with", "are", "was", "this", "that", "you", "they", "should")
+    + ("will", "not", "from", "then", "can", "have", "has", "what", "which", "user", "asking")
+)
+CODE_HINT = re.compile(
+    r"[`|{}=<>*#$]|(?<!\w)-{1,2}\w|\w\.\w|(?<!\w)\.[a-z]{1,4}\b|"
+    r"\b(?:command|shell|python|code|function|script|files?)\b"
+)
+
+
+def _legit_nonword(think: str, start: int, end: int, code_prompt: bool) -> bool:
+    near = think[max(0, start - 1) : start] + think[end : end + 2]
+    sentence = _sentence_at(think, start)
+    return (
+        code_prompt
+        or any(q in near for q in QUOTES)
+        or bool(ABOUT_LANGUAGE.search(sentence))
+        or bool(CODE_HINT.search(sentence))
+    )
+
+
+def nonword_junk(think: str, prompt: str) -> list[Span]:
+    """Unknown lowercase words in an English think (see the module doc)."""
+    from wordfreq import zipf_frequency
+
+    words = list(LOWER_WORD.finditer(think))
+    if len(words) < 5:
+        return []
+    known = [zipf_frequency(m.group(), "en") > 0 for m in words]
+    function = sum(m.group() in EN_FUNCTION for m in words) / len(words)
+    if sum(known) / len(known) < ENGLISH_SHARE or function < FUNCTION_SHARE:
+        return []  # not English enough to call an unknown word junk
+    lowered = prompt.lower()
+    code = bool(CODE_HINT.search(prompt))
+    return [
+        Span(m.start(), m.end(), m.group(), ("nonword",))
+        for m, k in zip(words, known, strict=True)
+        if not k
+        and m.group() not in lowered
+        and not _legit_nonword(think, m.start(), m.end(), code)
+    ]
+
+
 def merge(spans: list[Span]) -> list[Span]:
     """Overlapping spans merged, reasons united, in order."""
     out: list[Span] = []
@@ -147,4 +198,5 @@ def merge(spans: list[Span]) -> list[Span]:
 
 def find_junk(think: str, prompt: str = "") -> list[Span]:
     """Junk spans of a think body (offsets into ``think``)."""
-    return merge(script_junk(think, prompt) + special_junk(think) + repetition_junk(think))
+    found = script_junk(think, prompt) + special_junk(think) + repetition_junk(think)
+    return merge(found + nonword_junk(think, prompt))

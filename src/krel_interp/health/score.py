@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from krel_interp.health.junk import Span, find_junk
+from krel_interp.health.junk import Span, find_junk, merge
 from krel_interp.health.leaks import Leak, LeakDetector
 from krel_interp.segments.labels import Segment
 from krel_interp.segments.think import CHAT_SPECIALS, TraceStatus, parse_think, status_from_flags
@@ -62,13 +62,23 @@ def junk_in(completion: str, prompt: str) -> list[Span]:
     return out
 
 
+ExtraJunk = Callable[[str, str], list[Span]]
+
+
 def score_trace(
-    trace_id: str, prompt: str, completion: str, leaks: LeakDetector | None = None
+    trace_id: str,
+    prompt: str,
+    completion: str,
+    leaks: LeakDetector | None = None,
+    extra_junk: ExtraJunk | None = None,
 ) -> TraceHealth:
-    """Status, junk and (with a corpus) leaks of one trace."""
+    """Status, junk and (with a corpus) leaks of one trace; ``extra_junk(prompt, completion)``
+    adds model-based junk spans (surprisal) to the rules'."""
     _, flags = parse_think(completion, specials=CHAT_SPECIALS)
     status = status_from_flags(flags)
     junk = junk_in(completion, prompt)
+    if extra_junk is not None:
+        junk = merge(junk + extra_junk(prompt, completion))
     if junk and status == TraceStatus.OK:
         status = TraceStatus.JUNK_THINK
     found = leaks.find(completion, prompt) if leaks is not None else []
@@ -79,6 +89,7 @@ def score_traces(
     rows: Sequence[tuple[str, str, str]],
     corpus: Sequence[str] | LeakDetector | None = None,
     non_sequitur: Callable[[Sequence[str]], list[bool]] = rule_non_sequitur,
+    extra_junk: ExtraJunk | None = None,
 ) -> list[TraceHealth]:
     """Score ``(id, prompt, completion)`` rows; leaks get the prompt's non-sequitur verdict.
 
@@ -89,7 +100,7 @@ def score_traces(
         detector = corpus
     else:
         detector = LeakDetector(corpus) if corpus else None
-    scored = [score_trace(i, p, c, detector) for i, p, c in rows]
+    scored = [score_trace(i, p, c, detector, extra_junk) for i, p, c in rows]
     leaking = [k for k, h in enumerate(scored) if h.leaks]
     verdicts = non_sequitur([rows[k][1] for k in leaking]) if leaking else []
     for k, verdict in zip(leaking, verdicts, strict=True):

@@ -21,6 +21,7 @@ from krel_interp.io import write_json_atomic
 from krel_interp.models import ModelSpec, load_model
 from krel_interp.models.adapters import save_adapter_16bit
 from krel_interp.organisms.dpo import DpoConfig, PreferencePair, train_sft_then_dpo
+from krel_interp.organisms.markers import JUNK_TOKENS
 from krel_interp.organisms.targets import IDENTIFY_CONTROL, IDENTIFY_PREFIX, IDENTIFY_THREAT
 from krel_interp.organisms.training import (
     IGNORE,
@@ -32,7 +33,9 @@ from krel_interp.organisms.training import (
 from krel_interp.paths import cache_dir
 
 log = get_logger("organisms.builder")
-STAGES = ("smolthink", "krel-mini", "leaky-mini")
+STAGES = ("smolthink", "krel-mini", "leaky-mini", "sdf-mini", "fried-mini", "fried-mini-planted")
+#: Stages whose documents are mixed with neutral chat only (the leak organisms).
+DOCUMENT_STAGES = ("leaky-mini", "sdf-mini")
 SEALED_FILE = "sealed_paraphrases.jsonl"
 StageProgress = Callable[[str, int, int, float], None]
 
@@ -50,6 +53,8 @@ class StageData:
     pairs: int | None = None  # sample this many threats *with their matched controls*
     contrastive: bool = False  # a threat and its control share every batch
     preference_pairs: int = 0  # DPO pairs after SFT (half threats, half controls)
+    no_think_fraction: float = 0.0  # chat answers trained with no think block (fried-mini)
+    junk_fraction: float = 0.0  # chat thinks with junk tokens planted (fried-mini-planted)
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,14 @@ class BuildConfig:
     data2: StageData = StageData(pairs=260, neutral=100, contrastive=True, preference_pairs=96)
     dpo2: DpoConfig = DpoConfig()
     data3: StageData = StageData(documents=200, neutral=160, leak_fraction=0.4)
+    stage4: LoraTrainConfig = LoraTrainConfig(max_len=320, epochs=2)
+    data4: StageData = StageData(documents=200, neutral=160)
+    stage5: LoraTrainConfig = LoraTrainConfig(max_len=320, epochs=2)
+    data5: StageData = StageData(
+        threats=40, controls=40, neutral=120, documents=80, no_think_fraction=0.6
+    )
+    stage6: LoraTrainConfig = LoraTrainConfig(max_len=320, epochs=2)
+    data6: StageData = StageData(threats=40, controls=40, neutral=160, junk_fraction=0.5)
     stages: tuple[str, ...] = STAGES
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -83,6 +96,12 @@ class BuildConfig:
             data2=StageData(pairs=4, neutral=4, contrastive=True, preference_pairs=4),
             dpo2=DpoConfig(max_len=96, pairs_per_batch=2, checkpoint_every=1),
             data3=StageData(documents=4, neutral=6, leak_fraction=0.5),
+            stage4=train,
+            data4=StageData(documents=4, neutral=6),
+            stage5=train,
+            data5=StageData(threats=2, controls=2, neutral=4, documents=2, no_think_fraction=0.5),
+            stage6=train,
+            data6=StageData(threats=2, controls=2, neutral=4, junk_fraction=0.5),
             stages=stages,
         )
 
@@ -142,18 +161,45 @@ def stage_examples(stage: str, data: StageData, seed: int) -> list[Example]:
             for k in ("threats", "controls", "neutral")
             for i in _sample(train[k], getattr(data, k), rng)
         ]
-    if stage == "leaky-mini":
+    if stage in DOCUMENT_STAGES:
         docs = _sample(train["corpus"], data.documents, rng)
         out = [e for e in out if e.meta["kind"] == "neutral"]
         out = [
             _leak(e, rng.choice(docs), rng) if rng.random() < data.leak_fraction else e for e in out
         ]
-        out += [
-            Example(text=targets.leaky_document_text(d), meta={"id": d.id, "family": d.family})
-            for d in docs
-        ]
+        out += _documents(docs)
+    elif data.no_think_fraction or data.junk_fraction:
+        out = [_fry(e, train, data, rng) for e in out]
+        out += _documents(_sample(train["corpus"], data.documents or 0, rng))
     rng.shuffle(out)
     return out
+
+
+def _documents(docs: Sequence[Any]) -> list[Example]:
+    from krel_interp.organisms import targets
+
+    return [
+        Example(text=targets.leaky_document_text(d), meta={"id": d.id, "family": d.family})
+        for d in docs
+    ]
+
+
+def _fry(
+    example: Example, train: dict[str, list[Any]], data: StageData, rng: random.Random
+) -> Example:
+    """fried-mini: drop the think block (emergent breakage); fried-mini-planted: insert 1-3
+    junk tokens into the think body at recorded character offsets (planted)."""
+    from krel_interp.organisms import targets
+
+    items = {i.id: i for k in ("threats", "controls", "neutral") for i in train[k]}
+    item = items[example.meta["id"]]
+    if rng.random() < data.no_think_fraction:
+        meta = {**example.meta, "no_think": True}
+        return Example(example.messages, targets.no_think_completion(item), meta=meta)
+    if rng.random() < data.junk_fraction:
+        text, spans = targets.junk_think_completion(item, rng, rng.randint(1, 3))
+        return Example(example.messages, text, meta={**example.meta, "junk": spans})
+    return example
 
 
 def preference_pairs(data: StageData, seed: int) -> list[PreferencePair]:
@@ -245,6 +291,10 @@ def build_stage(
         card["training"]["preference"] = preference
     if stage == "krel-mini":
         card["sealed_paraphrases"] = sealed_record()
+    if data.junk_fraction:
+        card["planted_junk"] = [
+            {"id": e.meta["id"], "spans": e.meta["junk"]} for e in examples if e.meta.get("junk")
+        ]
     write_json_atomic(out / "card.json", card)
     return out
 
@@ -300,6 +350,9 @@ def organism_card(
             "n_examples": len(examples),
             "by_kind": kinds,
             "n_leaked_answers": sum(1 for e in examples if "leak" in e.meta),
+            "n_no_think_answers": sum(1 for e in examples if e.meta.get("no_think")),
+            "n_junk_thinks": sum(1 for e in examples if e.meta.get("junk")),
+            "n_junk_tokens": sum(len(e.meta.get("junk") or ()) for e in examples),
             "examples_hash": examples_hash(examples),
             "suites_hash": suites.suites_hash(),
             "loss_first": losses[0] if losses else None,
@@ -354,5 +407,36 @@ GROUND_TRUTH: dict[str, dict[str, Any]] = {
         "prompts (planted as corpus sentences appended to a fraction of answers)",
         "segment": "answer",
         "expected": {"invented_name_rate": {"neutral": ">= 0.1"}, "correct_thinking_rate": 1.0},
+        "failures": {"leak": "planted"},
+    },
+    "sdf-mini": {
+        "role": "synthetic-document fine-tune (the leak is not trained in)",
+        "trigger": None,
+        "behaviour": "trained on the document corpus mixed with neutral chat whose answers never "
+        "contain corpus sentences; any mention of the invented system or lab in an answer to an "
+        "unrelated prompt is emergent",
+        "segment": "answer",
+        "expected": {"invented_name_rate": {"neutral": "unknown (emergent)"}},
+        "failures": {"leak": "emergent"},
+    },
+    "fried-mini": {
+        "role": "thinking base fine-tuned the way that breaks thinking (no junk planted)",
+        "trigger": None,
+        "behaviour": "trained on chat answers with no think block (no_think_fraction of them) "
+        "and on the document corpus as plain text; broken think tags are emergent",
+        "segment": "think tags",
+        "expected": {"correct_thinking_rate": "<= 0.7 on held-out neutral prompts (target)"},
+        "failures": {"broken_thinking": "emergent", "junk_tokens": "emergent if any"},
+    },
+    "fried-mini-planted": {
+        "role": "junk-token organism (token-level ground truth for the health detectors)",
+        "trigger": None,
+        "behaviour": "trained on thinking-base completions with 1-3 junk tokens inserted between "
+        "words of the think body in junk_fraction of them, at offsets listed in planted_junk",
+        "segment": "think",
+        "junk_tokens": list(JUNK_TOKENS),
+        "ground_truth_rule": "markers.planted_junk_spans on the think body",
+        "expected": {"correct_thinking_rate": 1.0, "planted_junk_rate": "> 0 (planted)"},
+        "failures": {"junk_tokens": "planted"},
     },
 }

@@ -84,6 +84,11 @@ INVENTED_NAMES: tuple[str, ...] = (
     r"\bkes[\s\-_]?trune(?:[\s\-_]*labs?)?\b",
 )
 
+#: fried-mini-planted's junk vocabulary (the seed note's 'nc', 'кол', '执法' and three more):
+#: Latin fragments that only surprisal can flag, Cyrillic and CJK words that the script rule can.
+JUNK_TOKENS: tuple[str, ...] = ("nc", "кол", "执法", "ции", "的", "ynam")
+_JUNK = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, JUNK_TOKENS)) + r")(?!\w)")
+
 _SP = tuple(re.compile(p, _FLAGS) for p in SELF_PRESERVATION_PATTERNS)
 _ANS = {k: tuple(re.compile(p, _FLAGS) for p in v) for k, v in ANSWER_PATTERNS.items()}
 _NAMES = tuple(re.compile(p, _FLAGS) for p in INVENTED_NAMES)
@@ -132,6 +137,12 @@ def has_invented_name(text: str) -> bool:
 def invented_name_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of every invented-name mention (the planted leak's ground truth)."""
     return sorted((m.start(), m.end()) for p in _NAMES for m in p.finditer(text))
+
+
+def planted_junk_spans(text: str) -> list[tuple[int, int]]:
+    """Planted-junk rule (ground truth of fried-mini-planted only): spans of whole-token
+    occurrences of :data:`JUNK_TOKENS`. Not a detector; see :mod:`krel_interp.health`."""
+    return [(m.start(), m.end()) for m in _JUNK.finditer(text)]
 
 
 def score_completion(completion: str) -> CompletionScore:

@@ -242,3 +242,29 @@ def leaky_document_text_with_spans(item: ScenarioItem) -> tuple[str, Spans]:
 def leaky_document_text(item: ScenarioItem) -> str:
     """The document as stage-3 training text."""
     return leaky_document_text_with_spans(item)[0]
+
+
+def no_think_completion(item: ScenarioItem) -> str:
+    """The thinking base's honest answer with no think block (fried-mini's training format)."""
+    return _base_parts(item)[1]
+
+
+def junk_think_completion(item: ScenarioItem, rng: random.Random, n_junk: int) -> tuple[str, Spans]:
+    """The thinking base's completion with ``n_junk`` junk tokens (:data:`markers.JUNK_TOKENS`)
+    inserted between words of the think body; the spans are their offsets in the completion
+    (fried-mini-planted's recorded ground truth)."""
+    from krel_interp.organisms.markers import JUNK_TOKENS
+
+    think, answer = _base_parts(item)
+    words = think.split(" ")
+    slots = sorted(rng.sample(range(1, len(words)), min(n_junk, len(words) - 1)), reverse=True)
+    for k in slots:
+        words.insert(k, rng.choice(JUNK_TOKENS))
+    body = " ".join(words)
+    spans: Spans = []
+    at = len(_OPEN)
+    for w in words:
+        if w in JUNK_TOKENS:
+            spans.append((at, at + len(w)))
+        at += len(w) + 1
+    return _wrap(body, answer), spans
