@@ -200,8 +200,9 @@ def detector_eval(done: dict[str, list[Any]], scored: dict[str, list[Any]]) -> d
 
 
 def targets_for(name: str, traces: list[Any], scored: list[Any]) -> tuple[str, list[Any]]:
-    """What to localise for an organism and its failure tokens, from ground truth when the
-    organism has it (planted), from the detectors otherwise."""
+    """What to localise for an organism and its failure tokens: fried-mini-planted's planted
+    junk (ground-truth rule); the first leak the detector finds in a neutral answer (leaky-mini,
+    sdf-mini); the first token of a reply whose status is ``missing_think`` (fried-mini)."""
     from krel_interp.health.localise import Target
 
     out = []
