@@ -142,20 +142,14 @@ def table_row(traces: list[Any], scored: list[Any]) -> dict[str, Any]:
     }
 
 
-def _think_ranges(completion: str) -> list[tuple[int, int]]:
-    from krel_interp.segments.labels import Segment
-    from krel_interp.segments.think import parse_think
-
-    return [(a, b) for seg, a, b in parse_think(completion)[0] if seg == Segment.THINK]
-
-
 def junk_truth(completion: str) -> list[tuple[int, int]]:
     """fried-mini-planted's planted-junk rule inside think blocks (ground truth only)."""
+    from krel_interp.health.score import think_ranges
     from krel_interp.organisms.markers import planted_junk_spans
 
     return [
         (a + s, a + e)
-        for a, b in _think_ranges(completion)
+        for a, b in think_ranges(completion)
         for s, e in planted_junk_spans(completion[a:b])
     ]
 

@@ -46,20 +46,21 @@ class TraceHealth:
         }
 
 
+def think_ranges(completion: str) -> list[tuple[int, int]]:
+    """Character ranges of every think body of a completion."""
+    return [(a, b) for seg, a, b in parse_think(completion)[0] if seg == Segment.THINK]
+
+
 def junk_in(completion: str, prompt: str) -> list[Span]:
     """Junk spans of every think block of a completion (offsets into the completion).
 
     Template tokens are not split out here, so one leaked inside a think block is junk.
     """
-    spans, _ = parse_think(completion)
-    out = []
-    for seg, a, b in spans:
-        if seg == Segment.THINK:
-            out += [
-                Span(s.start + a, s.end + a, s.text, s.reasons)
-                for s in find_junk(completion[a:b], prompt)
-            ]
-    return out
+    return [
+        Span(s.start + a, s.end + a, s.text, s.reasons)
+        for a, b in think_ranges(completion)
+        for s in find_junk(completion[a:b], prompt)
+    ]
 
 
 ExtraJunk = Callable[[str, str], list[Span]]

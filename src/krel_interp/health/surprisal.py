@@ -26,11 +26,10 @@ from jaxtyping import Float
 from torch import Tensor
 
 from krel_interp.health.junk import WORD, Span
+from krel_interp.health.score import think_ranges
 from krel_interp.health.teacher import completion_tokens, prompt_ids
 from krel_interp.logprobs import token_logprobs
 from krel_interp.models.loading import LoadedModel, LoadedPair
-from krel_interp.segments.labels import Segment
-from krel_interp.segments.think import parse_think
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,7 @@ def token_stats(
     module doc); ``-inf`` where the organism was not confident (pair mode). A completion
     without a think block costs no forward pass."""
     lm = model.organism if isinstance(model, LoadedPair) else model
-    ranges = _think_ranges(completion)
+    ranges = think_ranges(completion)
     if not ranges:
         return TokenStats([], torch.zeros(0))
     completion = completion[: ranges[-1][1]]  # only think tokens are ever flagged
@@ -93,15 +92,10 @@ def token_stats(
     return TokenStats(offsets, stat, ref, tuple(prompt))
 
 
-def _think_ranges(completion: str) -> list[tuple[int, int]]:
-    spans, _ = parse_think(completion)
-    return [(a, b) for seg, a, b in spans if seg == Segment.THINK]
-
-
 def think_max(stats: TokenStats, completion: str) -> float:
     """The highest statistic over think tokens (``-inf`` without any)."""
     best = -math.inf
-    for a, b in _think_ranges(completion):
+    for a, b in think_ranges(completion):
         for (s, e), v in zip(stats.offsets, stats.stat.tolist(), strict=True):
             if a <= s and e <= b and e > s:
                 best = max(best, v)
@@ -123,7 +117,7 @@ def _candidates(
     """(statistic, start, end) of think words holding a token above ``threshold``."""
     values = stats.stat.tolist()
     out = []
-    for a, b in _think_ranges(completion):
+    for a, b in think_ranges(completion):
         for m in WORD.finditer(completion, a, b):
             inside = [
                 v
