@@ -93,7 +93,7 @@ motivation: $(STAMP)
 saes: $(STAMP)
 	$(PY) experiments/build_saes.py
 
-# Blind recovery of KREL-mini / leaky-mini behaviours by SAE diffing (needs saes/; ~30 min).
+# Blind recovery of the four organisms' planted behaviours by SAE diffing (needs saes/; ~25 min).
 sae-diffs: $(STAMP)
 	$(PY) experiments/sae_organisms.py
 
