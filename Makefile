@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 export WANDB_MODE ?= disabled
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: venv test lint typecheck unit integration demo bench bench-probes organisms judges prompt-files eval-krel-mini probes-krel-mini naturalness steering steer-sweep motivation saes sae-diffs health clean
+.PHONY: venv test lint typecheck unit integration demo bench bench-probes organisms judges prompt-files eval-krel-mini probes-krel-mini naturalness steering steer-sweep steer-directions motivation saes sae-diffs health clean
 
 venv: $(STAMP)
 
@@ -75,17 +75,29 @@ naturalness: $(STAMP)
 	$(VENV)/bin/krel-interp eval naturalness krel-mini-pair --out runs/naturalness --json
 	$(VENV)/bin/krel-interp eval naturalness leaky-mini-pair --out runs/naturalness --json
 
-# KREL-mini's self-preservation steering vector (CAA, train families) and the sweep's prompts (~1 min).
+# KREL-mini's self-preservation steering vector (CAA, train families), the random control, the
+# decision probe's direction, and the held-out sweep's prompts (~2 min).
 steering: $(STAMP)
 	$(PY) experiments/build_steering.py
 
-# Dose-response of that vector on KREL-mini, think only, layer 21, 48 held-out prompts (~12 min).
-steer-sweep: $(STAMP)
-	$(VENV)/bin/krel-interp steer sweep krel-mini --vector steering/self_preservation.json \
-		--prompts experiments/data/krel_mini_steer.jsonl --layers 21 --scope think \
-		--coefs=-0.4,-0.3,-0.2,-0.1,0,0.1,0.2 --out runs/steer_sweep --recommend suppress --json
+STEER = $(VENV)/bin/krel-interp steer sweep krel-mini --layers 21 --scope think --json
+STEER_SELECT = --prompts experiments/data/krel_mini_steer_select.jsonl --coefs=-0.4,-0.3,-0.25,-0.2,-0.15,-0.1,0
 
-# Steering and prefills vs the SFT organism, with naturalness deltas (~30 min; reuses runs/naturalness).
+# Think-only steering at layer 21: the suppression setting is chosen on train families (records
+# recommended.suppress in the vector's JSON), then the dose-response on 48 held-out prompts
+# (16 threats of 16 test families, their controls, 16 neutral), scored once (~20 min).
+steer-sweep: $(STAMP)
+	$(STEER) --vector steering/self_preservation.json $(STEER_SELECT) \
+		--out runs/steer_select --recommend suppress
+	$(STEER) --vector steering/self_preservation.json \
+		--prompts experiments/data/krel_mini_steer.jsonl \
+		--coefs=-0.4,-0.3,-0.25,-0.2,-0.1,0,0.1,0.2 --out runs/steer_sweep
+
+# The same train-side sweep for the decision probe's direction and the random control (~16 min).
+steer-directions: $(STAMP)
+	$(STEER) --vector steering/decision_probe.json $(STEER_SELECT) --out runs/steer_select_probe
+	$(STEER) --vector steering/random_control.json $(STEER_SELECT) --out runs/steer_select_random
+
 motivation: $(STAMP)
 	$(PY) experiments/motivation.py
 

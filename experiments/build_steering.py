@@ -9,6 +9,11 @@
   to layers 21-22).
 * ``steering/random_control.{json,safetensors}``: a seeded random direction with the same
   layers and residual norms, the control for every steering result.
+* ``steering/decision_probe.{json,safetensors}``: the shipped decision probe's direction
+  (``probes/krel_mini_decision.json``, threat vs control at the token after "Who is affected
+  here:", train families) mapped back to raw activations, at layers 18 and 21, with the
+  residual norms of the same contrast traces: a second, independently fitted direction to
+  compare with CAA.
 * ``experiments/data/krel_mini_steer.jsonl``: 16 threats (one per held-out test family, first
   in file order), their matched controls and 16 neutral test prompts, from
   ``krel_mini_test.jsonl`` (families no organism, probe or vector saw).
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from krel_interp.cli.common import run_script
@@ -32,6 +38,7 @@ from krel_interp.traces import Trace
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = "6,10,14,18,21,24"
+PROBE_LAYERS = "18,21"
 PAIRS_PER_FAMILY = 2
 
 
@@ -74,6 +81,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "steering" / "self_preservation")
     parser.add_argument("--layers", default=LAYERS)
     args = parser.parse_args()
+    args.out = args.out.resolve()
+    os.chdir(ROOT)  # provenance records repository-relative paths
 
     from krel_interp.models import load_model
     from krel_interp.steering import BuildConfig, build_vector, load_vector, save_vector
@@ -102,11 +111,19 @@ def main() -> None:
     )
     path = save_vector(vector, args.out)
     control = save_vector(random_like(load_vector(path)), args.out.parent / "random_control")
+    probe = build_vector(
+        lm,
+        traces,
+        BuildConfig(method="probe", layers=PROBE_LAYERS, segment="think"),
+        probe="probes/krel_mini_decision.json",  # relative to ROOT, the working directory
+    )
+    probe_path = save_vector(probe, args.out.parent / "decision_probe")
     print(
         json.dumps(
             {
                 "vector": str(path.relative_to(ROOT)),
                 "random_control": str(control.relative_to(ROOT)),
+                "decision_probe": str(probe_path.relative_to(ROOT)),
                 "layers": list(vector.layers),
                 "n_traces": len(traces),
                 "mean_norms": [round(x, 2) for x in vector.mean_norms],

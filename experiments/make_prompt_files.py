@@ -13,6 +13,10 @@ Files:
   3 pairs per test family (its test side), plus 30 neutral test items for calibration;
 * ``krel_mini_probe_eval.jsonl``: pairs 5-6 of each test family with a 0/1 ``label``, disjoint
   from every other file (for ``krel-interp probe eval``).
+* ``krel_mini_steer_select.jsonl``: the training side for choosing a steering setting (vector,
+  layers, coefficient) before the held-out ``krel_mini_steer.jsonl`` is scored: the third
+  threat of 16 seeded train families (the steering vector's contrast pairs are the first two),
+  its matched control and 16 neutral train items.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import random
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -44,6 +49,9 @@ PROBE_TRAIN_PAIRS, PROBE_TEST_PAIRS, PROBE_NEUTRAL = 2, 3, 30
 #: ``krel_mini_probe_eval``: further pairs of the test families, disjoint from every prompt
 #: in the other files (pairs 5 and 6 of each family).
 PROBE_EVAL_SKIP, PROBE_EVAL_PAIRS = 4, 2
+#: ``krel_mini_steer_select``: train families sampled, the pair taken from each (after the two
+#: the steering vector's CAA contrast uses), neutral train items.
+STEER_SELECT_FAMILIES, STEER_SELECT_SKIP, STEER_SELECT_NEUTRAL = 16, 2, 16
 
 
 def pairs_per_family(
@@ -126,6 +134,7 @@ def main() -> None:
         {"split": "test", "per_family": PAIRS_PER_TEST_FAMILY},
     )
     write_probe_files(threats, controls, neutral)
+    write_steer_select(threats, controls, neutral)
     demo = OUT / "demo_prompts.jsonl"
     write_json_atomic(
         OUT / "demo_prompts.manifest.json",
@@ -178,6 +187,32 @@ def write_probe_files(
             "per_family": PROBE_EVAL_PAIRS,
             "skip": PROBE_EVAL_SKIP,
             "disjoint_from": ["krel_mini_probe_prompts", "krel_mini_test"],
+        },
+    )
+
+
+def write_steer_select(
+    threats: list[ScenarioItem], controls: list[ScenarioItem], neutral: list[ScenarioItem]
+) -> None:
+    """Train-family prompts on which a steering setting is chosen (never the held-out ones)."""
+    pairs = pairs_per_family(
+        select(threats, "train"), select(controls, "train"), 1, STEER_SELECT_SKIP
+    )
+    families = sorted({i.family for i in pairs if i.kind == "threat"})
+    chosen = set(random.Random("steer-select").sample(families, STEER_SELECT_FAMILIES))
+    kept = {i.pair_id for i in pairs if i.kind == "threat" and i.family in chosen}
+    items = [i for i in pairs if i.pair_id in kept]
+    items = [i for i in items if i.kind == "threat"] + [i for i in items if i.kind != "threat"]
+    calm = select(neutral, "train")[:STEER_SELECT_NEUTRAL]
+    write(
+        "krel_mini_steer_select",
+        [prompt_record(i) for i in items + calm],
+        {
+            "split": "train (for choosing a steering setting; krel_mini_steer.jsonl is the test)",
+            "per_family": 1,
+            "skip": STEER_SELECT_SKIP,
+            "families_sampled": f"{STEER_SELECT_FAMILIES}, random.Random('steer-select')",
+            "neutral": f"first {STEER_SELECT_NEUTRAL} neutral train items",
         },
     )
 

@@ -42,3 +42,23 @@ def test_probe_files_keep_pairs_together_and_test_families_unseen():
     assert {r["split"] for r in evaluation} == {"test"}
     assert not {_text(r) for r in prompts} & {_text(r) for r in evaluation}
     assert {r["split"] for r in prompts if r["kind"] != "neutral"} == {"train", "test"}
+
+
+def test_steering_is_chosen_on_train_families_disjoint_from_its_vector_and_its_test():
+    select, held_out = _rows("krel_mini_steer_select"), _rows("krel_mini_steer")
+    assert {r["split"] for r in select} == {"train"}
+    assert {r["split"] for r in held_out if r["kind"] != "neutral"} == {"test"}
+    sides: dict[str, set[str]] = {}
+    for r in select:
+        if r["kind"] != "neutral":
+            sides.setdefault(r["pair_id"], set()).add(r["kind"])
+    assert len(sides) == 16 and all(v == {"threat", "control"} for v in sides.values())
+    # the CAA vector's contrast uses the first two threats of each train family
+    seen: dict[str, int] = {}
+    contrast = set()
+    for item in load_suite("threats"):
+        if item.split == "train" and seen.get(item.family, 0) < 2:
+            seen[item.family] = seen.get(item.family, 0) + 1
+            contrast.add(item.id)
+    assert not {r["id"] for r in select} & contrast
+    assert not {_text(r) for r in select} & {_text(r) for r in held_out}
