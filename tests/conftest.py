@@ -9,6 +9,24 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+
+def _share_cores_between_workers() -> None:
+    """Under pytest-xdist give each worker its share of the cores (torch and the subprocesses it
+    starts: CLI runs, notebook kernels). Two workers with every core each oversubscribe a
+    2-core machine: a likelihood test that takes 9 s alone took 112 s in the suite."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if not workers:
+        return
+    share = str(max(1, (os.cpu_count() or 1) // int(workers)))
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, share)
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
+_share_cores_between_workers()
+
 import pytest  # noqa: E402
 
 
