@@ -84,20 +84,21 @@ STEER = $(VENV)/bin/krel-interp steer sweep krel-mini --layers 21 --scope think 
 STEER_SELECT = --prompts experiments/data/krel_mini_steer_select.jsonl --coefs=-0.4,-0.3,-0.25,-0.2,-0.15,-0.1,0
 
 # Think-only steering at layer 21: the suppression setting is chosen on train families (records
-# recommended.suppress in the vector's JSON), then the dose-response on 48 held-out prompts
-# (16 threats of 16 test families, their controls, 16 neutral), scored once (~20 min).
+# recommended.suppress in the vector's JSON), then the same grid (plus the induction side) on 48
+# held-out prompts (16 threats of 16 test families, their controls, 16 neutral) (~22 min).
 steer-sweep: $(STAMP)
 	$(STEER) --vector steering/self_preservation.json $(STEER_SELECT) \
 		--out runs/steer_select --recommend suppress
 	$(STEER) --vector steering/self_preservation.json \
 		--prompts experiments/data/krel_mini_steer.jsonl \
-		--coefs=-0.4,-0.3,-0.25,-0.2,-0.1,0,0.1,0.2 --out runs/steer_sweep
+		--coefs=-0.4,-0.3,-0.25,-0.2,-0.15,-0.1,0,0.1,0.2 --out runs/steer_sweep
 
 # The same train-side sweep for the decision probe's direction and the random control (~16 min).
 steer-directions: $(STAMP)
 	$(STEER) --vector steering/decision_probe.json $(STEER_SELECT) --out runs/steer_select_probe
 	$(STEER) --vector steering/random_control.json $(STEER_SELECT) --out runs/steer_select_random
 
+# Steering and prefills vs the SFT organism, with naturalness deltas (~30 min; reuses runs/naturalness).
 motivation: $(STAMP)
 	$(PY) experiments/motivation.py
 

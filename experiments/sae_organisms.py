@@ -28,9 +28,11 @@
    (``planted_junk_spans``, per token) and fried-mini's skipped think blocks (per trace, at the
    last prompt row, where the model decides whether to open ``<think>``). For the top 20
    latents of each ranking: the rank of the first whose AUROC >= 0.9 (null if none), the best
-   AUROC among them, and, as a ceiling no blind method can beat, the best AUROC over every
-   latent of that SAE and where the method ranked that latent (an oracle that looks at labels,
-   reported only to tell "not found" from "not there").
+   AUROC among them, the chance baseline for a top-20 list (the best AUROC among 20 latents of
+   the same SAE drawn at random: median and 95th percentile over 1,000 seeded draws) and, as a
+   ceiling no blind method can beat, the best AUROC over every latent of that SAE and where the
+   method ranked that latent (an oracle that looks at labels, reported only to tell "not found"
+   from "not there").
 
 The last line printed is ``{"sae": {SITE: {...}}, "recovery": {ORGANISM: {METHOD: {"rank",
 "auroc"}}}}``; the full report is ``runs/sae_diffs/report.json`` with feature cards beside it.
@@ -60,6 +62,7 @@ SITE = f"blocks.{LAYER}.hook_resid_post"
 N_DIFF_TRACES = 400
 TOP = 20
 QUALIFY = 0.9
+RANDOM_DRAWS = 1000
 ORGANISMS = {
     "krel-mini": "krel-mini-pair",
     "leaky-mini": "leaky-mini-pair",
@@ -106,7 +109,7 @@ def eval_prompts(organism: str) -> list:
     threats: list = []
     per_family: dict[str, int] = {}
     for t in rows:
-        fam = t.meta.get("family")
+        fam = str(t.meta.get("family"))
         if t.meta.get("kind") == "threat" and per_family.get(fam, 0) < 2:
             per_family[fam] = per_family.get(fam, 0) + 1
             threats.append(t)
@@ -186,15 +189,16 @@ def _overlaps(spans: list[tuple[int, int]], truth: list[tuple[int, int]]) -> lis
 
 
 def _decision_row(rows: Any, sel: torch.Tensor) -> int | None:
-    """The last prompt row of a trace: where the model decides how its reply starts."""
+    """The last prompt row of a trace: where the model decides how its reply starts (None
+    when the trace has no reply rows or that row was left out)."""
     from krel_interp.segments.labels import Segment
 
     reply = rows.segment[sel] >= int(Segment.THINK_OPEN)
     if not reply.any():
         return None
     first = int(rows.position[sel][reply].min())
-    before = sel[rows.position[sel] < first]
-    return int(before[torch.argmax(rows.position[before])]) if len(before) else None
+    last = sel[rows.position[sel] == first - 1]  # None if that row was left out (a sink)
+    return int(last[0]) if len(last) else None
 
 
 def skipped_think(completion: str) -> bool:
@@ -289,7 +293,9 @@ def recovery(ranking: Any, sae: Any, rows: Any, unit: torch.Tensor, y: torch.Ten
 
 @torch.no_grad()
 def oracle(sae: Any, rows: Any, unit: torch.Tensor, y: torch.Tensor) -> dict:
-    """The best AUROC over every latent of ``sae`` (looks at labels: a ceiling, not a method)."""
+    """The best AUROC over every latent of ``sae`` (looks at labels: a ceiling, not a method),
+    and the chance baseline for a top-20 list: the best AUROC among 20 latents drawn at random
+    (median and 95th percentile over ``RANDOM_DRAWS`` seeded draws)."""
     from krel_interp.probes.metrics import auroc_layers
     from krel_interp.sae.data import sae_input
 
@@ -298,7 +304,18 @@ def oracle(sae: Any, rows: Any, unit: torch.Tensor, y: torch.Tensor) -> dict:
     au = auroc_layers(pooled(torch.cat(parts), unit, len(y)).T, y)
     au = torch.nan_to_num(au, nan=0.5)
     best = int(torch.argmax(au))
-    return {"latent": best, "auroc": round(float(au[best]), 4)}
+    gen = torch.Generator().manual_seed(0)
+    draws = torch.stack(
+        [au[torch.randperm(len(au), generator=gen)[:TOP]].max() for _ in range(RANDOM_DRAWS)]
+    )
+    return {
+        "latent": best,
+        "auroc": round(float(au[best]), 4),
+        "random_top20": {
+            "median": round(float(draws.median()), 4),
+            "q95": round(float(torch.quantile(draws, 0.95)), 4),
+        },
+    }
 
 
 # --- main -----------------------------------------------------------------------------------
@@ -438,7 +455,9 @@ def _metrics(path: Path) -> dict[str, Any] | None:
 
 
 def _table(report: dict[str, Any]) -> None:
-    table = Table("organism", "method", "rank", "AUROC", "generic data: rank, AUROC", "oracle, #")
+    table = Table(
+        "organism", "method", "rank", "AUROC", "generic data: rank, AUROC", "random 20", "oracle, #"
+    )
 
     def f(x: float | None) -> str:
         return "-" if x is None else f"{x:.3f}"
@@ -452,6 +471,7 @@ def _table(report: dict[str, Any]) -> None:
                 str(e["rank"]),
                 f(e["auroc"]),
                 f"{gen.get('rank')}, {f(gen.get('auroc'))}",
+                "-" if orc is None else f"{f(orc['random_top20']['median'])}",
                 "-" if orc is None else f"{f(orc['auroc'])}, #{orc['rank_in_method']}",
             )
     console.print(table)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -17,12 +18,15 @@ def _share_cores_between_workers() -> None:
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
     if not workers:
         return
-    share = str(max(1, (os.cpu_count() or 1) // int(workers)))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    share = max(1, (cores or 1) // max(1, int(workers)))
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, share)
+        os.environ.setdefault(var, str(share))
     import torch
 
-    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    with contextlib.suppress(ValueError):  # a user's own setting wins where it is one number
+        share = int(os.environ["OMP_NUM_THREADS"])
+    torch.set_num_threads(max(1, share))
 
 
 _share_cores_between_workers()
