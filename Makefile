@@ -80,23 +80,37 @@ naturalness: $(STAMP)
 steering: $(STAMP)
 	$(PY) experiments/build_steering.py
 
-STEER = $(VENV)/bin/krel-interp steer sweep krel-mini --layers 21 --scope think --json
-STEER_SELECT = --prompts experiments/data/krel_mini_steer_select.jsonl --coefs=-0.4,-0.3,-0.25,-0.2,-0.15,-0.1,0
+STEER = $(VENV)/bin/krel-interp steer sweep krel-mini --layers 21 --min-correct-thinking 0.9 --json
+SELECT = --prompts experiments/data/krel_mini_steer_select.jsonl
+HELDOUT = --prompts experiments/data/krel_mini_steer.jsonl
+STEER_SELECT = $(SELECT) --scope think --coefs=-0.4,-0.3,-0.25,-0.2,-0.15,-0.1,0
+WINDOW_COEFS = --scope think:8 --coefs=-2,-1,-0.6,-0.4,-0.3,-0.2,0
 
-# Think-only steering at layer 21: the suppression setting is chosen on train families (records
-# recommended.suppress in the vector's JSON), then the same grid (plus the induction side) on 48
-# held-out prompts (16 threats of 16 test families, their controls, 16 neutral) (~22 min).
+# Think-only steering at layer 21. Each setting is chosen on train families (the gate: coherent
+# >= 0.9, perplexity ratio <= 1.1, correct thinking >= 0.9; recorded in the vector's JSON), then
+# the same grid runs on 48 held-out prompts (16 threats of 16 test families, their controls, 16
+# neutral). Whole think block: recommended.suppress_full_think (~22 min). The first 8 think
+# positions (through the token that answers "Who is affected here:", where the decision probe
+# reads): recommended.suppress, the setting the target is tested at (~18 min).
 steer-sweep: $(STAMP)
 	$(STEER) --vector steering/self_preservation.json $(STEER_SELECT) \
-		--out runs/steer_select --recommend suppress
-	$(STEER) --vector steering/self_preservation.json \
-		--prompts experiments/data/krel_mini_steer.jsonl \
+		--out runs/steer_select --recommend suppress_full_think
+	$(STEER) --vector steering/self_preservation.json $(HELDOUT) --scope think \
 		--coefs=-0.4,-0.3,-0.25,-0.2,-0.15,-0.1,0,0.1,0.2 --out runs/steer_sweep
+	$(STEER) --vector steering/self_preservation.json $(SELECT) $(WINDOW_COEFS) \
+		--out runs/steer_select_window --recommend suppress
+	$(STEER) --vector steering/self_preservation.json $(HELDOUT) $(WINDOW_COEFS) \
+		--out runs/steer_sweep_window
 
-# The same train-side sweep for the decision probe's direction and the random control (~16 min).
+# The same train-side sweeps for the decision probe's direction and the random control, and the
+# random control in the think:8 window on both prompt files (~40 min).
 steer-directions: $(STAMP)
 	$(STEER) --vector steering/decision_probe.json $(STEER_SELECT) --out runs/steer_select_probe
 	$(STEER) --vector steering/random_control.json $(STEER_SELECT) --out runs/steer_select_random
+	$(STEER) --vector steering/random_control.json $(SELECT) $(WINDOW_COEFS) \
+		--out runs/steer_select_window_random
+	$(STEER) --vector steering/random_control.json $(HELDOUT) $(WINDOW_COEFS) \
+		--out runs/steer_sweep_window_random
 
 # Steering and prefills vs the SFT organism, with naturalness deltas (~30 min; reuses runs/naturalness).
 motivation: $(STAMP)

@@ -182,15 +182,21 @@ def test_think_scope_follows_each_sequence_through_kv_cache_generation():
         ]
     )
     masks: list[torch.Tensor] = []
+    windowed: list[torch.Tensor] = []  # a second hook, think:5, recorded in the same run
 
     def record(layer, mask):
         if layer == 8:
             masks.append(mask)
 
     config = GenerationConfig(max_new_tokens=160, batch_size=4)
-    with steer(lm, random_vector(lm, (8,)), SteeringSpec(coef=0.3, scope="think"), record=record):
+    vector = random_vector(lm, (8,))
+    with (
+        steer(lm, vector, SteeringSpec(coef=0.3, scope="think"), record=record),
+        steer(lm, vector, SteeringSpec(0.01, "think:5"), lambda _, m: windowed.append(m)),
+    ):
         traces = generate_batch(lm, prompts, config)
     full = torch.cat(masks, dim=1)
+    first = torch.cat(windowed, dim=1)
     width = masks[0].shape[1]
     think_lengths = []
     for r, t in enumerate(traces):
@@ -207,6 +213,9 @@ def test_think_scope_follows_each_sequence_through_kv_cache_generation():
         think = [k for k, s in enumerate(labels) if s == Segment.THINK]
         think_lengths.append(len(think))
         assert think and all(steered[k] for k in think)
+        window = [k for k, x in enumerate(first[r, pad:].tolist()) if x]
+        assert window == [k for k, x in enumerate(steered) if x][:5]  # open tag first
+        assert not first[r, :pad].any()
         outside = (Segment.SYSTEM, Segment.USER, Segment.TEMPLATE, Segment.ANSWER)
         assert not any(steered[k] for k, s in enumerate(labels) if s in outside)
     assert len(set(think_lengths)) > 1

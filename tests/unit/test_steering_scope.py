@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from krel_interp.errors import ConfigError
-from krel_interp.steering.scope import Pos, ScopeTracker, check_scope, generation_header
+from krel_interp.steering.scope import (
+    Pos,
+    ScopeTracker,
+    check_scope,
+    generation_header,
+    parse_scope,
+)
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +84,33 @@ def test_context_pass_with_prefill_and_left_padding(tok):
 def test_unknown_scope():
     with pytest.raises(ConfigError, match="unknown scope"):
         check_scope("everywhere")
+    for bad in ("answer:3", "think:0", "think:x", "think:"):
+        with pytest.raises(ConfigError):
+            parse_scope(bad)
+    assert parse_scope("think:12") == ((Pos.THINK,), 12)
+    assert parse_scope("all") == (check_scope("all"), None)
+
+
+def test_think_window_counts_think_positions_across_context_and_decode(tok):
+    """``think:N`` keeps the first N think positions of each sequence, whether they arrive in a
+    context pass (a prefill) or one per decode step."""
+    prompt = tok.apply_chat_template(
+        [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
+    )
+    prefill = _ids(tok, prompt + "<think>\nwe")
+    tracker = ScopeTracker(tok)
+    tracker.observe(torch.tensor([prefill]))
+    think = tracker.labels[0] == Pos.THINK
+    n_context = int(think.sum())
+    window = n_context + 2
+    assert tracker.mask((Pos.THINK,), window)[0].tolist() == think.tolist()
+    assert int(tracker.mask((Pos.THINK,), 1)[0].sum()) == 1
+    steered = []
+    for t in [*_ids(tok, " think about it carefully"), *_ids(tok, "</think>"), *_ids(tok, "ok")]:
+        tracker.observe(torch.tensor([[t]]))
+        steered.append(bool(tracker.mask((Pos.THINK,), window)[0, 0]))
+    assert steered[:2] == [True, True] and not any(steered[2:])
+    assert steered.count(True) == window - n_context
 
 
 def test_a_header_that_opens_think_starts_the_reply_inside_it(tok):

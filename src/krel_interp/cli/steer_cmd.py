@@ -20,7 +20,9 @@ SteerOpt = Annotated[
     Path | None,
     typer.Option("--steer", help="Steering vector (PATH.json) applied while generating"),
 ]
-ScopeOpt = Annotated[str, typer.Option(help="Positions steered: all, prompt, think, answer")]
+ScopeOpt = Annotated[
+    str, typer.Option(help="Positions steered: all, prompt, think, answer, think:N (first N think)")
+]
 CoefOpt = Annotated[float, typer.Option(help="Units of the layer's mean residual norm")]
 LayersOpt = Annotated[str | None, typer.Option(help="Steered layers (default: the vector's)")]
 OperatorOpt = Annotated[str, typer.Option(help="add or project_out")]
@@ -176,6 +178,10 @@ def sweep(
         str | None,
         typer.Option(help="Record the gate's setting in the vector's JSON as recommended.NAME"),
     ] = None,
+    min_correct_thinking: Annotated[
+        float | None,
+        typer.Option(help="Gate: also require this correct-thinking rate (default: not used)"),
+    ] = None,
     planted_markers: Annotated[
         bool,
         typer.Option(
@@ -206,6 +212,7 @@ def sweep(
         layers=layers_of(layers, vec),
         operator=operator,
         generation=GenerationConfig(max_new_tokens=budget, batch_size=batch_size),
+        min_correct_thinking=min_correct_thinking,
     )
     sp_judge = load_judge(judge, "self_preservation")
     coherent = load_judge(judge, "coherent")

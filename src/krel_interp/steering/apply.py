@@ -2,7 +2,8 @@
 
 ``steer(lm, vector, coef=1.0, scope="think")`` is a context manager: inside it every forward
 pass of ``lm`` (``generate`` with a KV cache included) adds ``coef x mean_norm x direction`` to
-the residual stream after each chosen layer, at the positions of the scope only. With
+the residual stream after each chosen layer, at the positions of the scope only (``think:N``:
+the first N think positions). With
 ``operator="project_out"`` the component along the direction is removed instead (scaled by
 ``coef``; 1 removes it entirely). ``coef == 0`` registers nothing, so outputs are bit-identical.
 """
@@ -19,7 +20,7 @@ from krel_interp.capture.sites import Site, parse_site
 from krel_interp.errors import ConfigError
 from krel_interp.interventions.hooks import edit_sites
 from krel_interp.models.loading import LoadedModel
-from krel_interp.steering.scope import ScopeTracker, check_scope
+from krel_interp.steering.scope import ScopeTracker, parse_scope
 from krel_interp.steering.vector import SITE, SteeringVector
 
 OPERATORS = ("add", "project_out")
@@ -36,7 +37,7 @@ class SteeringSpec:
     operator: str = "add"
 
     def __post_init__(self) -> None:
-        check_scope(self.scope)
+        parse_scope(self.scope)
         if self.operator not in OPERATORS:
             raise ConfigError(f"unknown operator {self.operator!r}; valid: {', '.join(OPERATORS)}")
 
@@ -53,10 +54,10 @@ class SteeringSpec:
 def _edit(
     vector: SteeringVector, spec: SteeringSpec, tracker: ScopeTracker, record: Recorder | None
 ) -> Callable[[Site, Tensor], Tensor | None]:
-    allowed = check_scope(spec.scope)
+    allowed, window = parse_scope(spec.scope)
 
     def edit(site: Site, x: Tensor) -> Tensor | None:
-        mask = tracker.mask(allowed)
+        mask = tracker.mask(allowed, window)
         if mask.shape != x.shape[:2]:
             raise RuntimeError(f"scope mask {tuple(mask.shape)} does not fit {tuple(x.shape[:2])}")
         if record is not None:

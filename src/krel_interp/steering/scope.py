@@ -12,6 +12,10 @@ its text; a decode step extends each sequence's state by one token. Labels:
   (the open tag's position predicts the first think token, so it is think; the close tag's
   position predicts the answer, so it is answer);
 * ``answer``: every other reply position.
+
+A scope ``think:N`` steers only the first ``N`` think positions of the reply (the open tag's
+position is the first), where a thinking organism makes its early decisions; its counter is
+kept per sequence through decoding like the labels.
 """
 
 from __future__ import annotations
@@ -45,11 +49,22 @@ SCOPES: dict[str, tuple[Pos, ...]] = {
 }
 
 
+def parse_scope(scope: str) -> tuple[tuple[Pos, ...], int | None]:
+    """The labels a scope steers and its think window (``think:N``: the first N think
+    positions; None: no window); unknown scopes give a one-line error."""
+    name, sep, window = scope.partition(":")
+    if name not in SCOPES or (sep and name != "think"):
+        raise ConfigError(f"unknown scope {scope!r}; valid: {', '.join(SCOPES)}, think:N")
+    if not sep:
+        return SCOPES[name], None
+    if not window.isdigit() or int(window) < 1:
+        raise ConfigError(f"scope {scope!r}: think:N takes a positive integer N")
+    return SCOPES[name], int(window)
+
+
 def check_scope(scope: str) -> tuple[Pos, ...]:
     """The labels a scope steers; unknown scopes give a one-line error."""
-    if scope not in SCOPES:
-        raise ConfigError(f"unknown scope {scope!r}; valid: {', '.join(SCOPES)}")
-    return SCOPES[scope]
+    return parse_scope(scope)[0]
 
 
 def generation_header(tokenizer: Any) -> str:
@@ -66,6 +81,14 @@ def generation_header(tokenizer: Any) -> str:
 class _Row:
     reply: str | None = None  # None until the reply starts
     done: bool = False
+    thought: int = 0  # think positions seen so far
+
+    def index(self, label: int) -> int:
+        """Position within the reply's think positions (-1 outside think); counts it."""
+        if label != Pos.THINK:
+            return -1
+        self.thought += 1
+        return self.thought - 1
 
     def inside(self, tags: ThinkTags) -> bool:
         text = self.reply or ""
@@ -81,6 +104,7 @@ class ScopeTracker:
     header: str | None = None
     rows: list[_Row] = field(default_factory=list)
     labels: Int[Tensor, "batch seq"] | None = None
+    think_index: Int[Tensor, "batch seq"] | None = None
 
     def __post_init__(self) -> None:
         if self.header is None:
@@ -104,22 +128,28 @@ class ScopeTracker:
         """Label the positions of the forward pass about to run."""
         ids = input_ids.detach().cpu()
         if ids.shape[1] == 1 and len(self.rows) == ids.shape[0]:
-            self.labels = torch.tensor(
-                [[self._step(r, int(t))] for r, t in zip(self.rows, ids[:, 0], strict=True)]
-            )
-            return
-        self.rows, labels = [], []
-        for row in ids.tolist():
-            state, lab = self._context(row)
-            self.rows.append(state)
-            labels.append(lab)
-        self.labels = torch.tensor(labels)
+            labels = [[self._step(r, int(t))] for r, t in zip(self.rows, ids[:, 0], strict=True)]
+            index = [[r.index(lab[0])] for r, lab in zip(self.rows, labels, strict=True)]
+        else:
+            self.rows, labels, index = [], [], []
+            for row in ids.tolist():
+                state, lab = self._context(row)
+                self.rows.append(state)
+                labels.append(lab)
+                index.append([state.index(x) for x in lab])
+        self.labels, self.think_index = torch.tensor(labels), torch.tensor(index)
 
-    def mask(self, allowed: tuple[Pos, ...]) -> Bool[Tensor, "batch seq"]:
-        """Positions of the current pass whose label is in ``allowed``."""
-        if self.labels is None:
+    def mask(
+        self, allowed: tuple[Pos, ...], window: int | None = None
+    ) -> Bool[Tensor, "batch seq"]:
+        """Positions of the current pass whose label is in ``allowed`` (with ``window``: think
+        positions only among the first ``window`` of the reply)."""
+        if self.labels is None or self.think_index is None:
             raise RuntimeError("no forward pass observed yet")
-        return torch.isin(self.labels, torch.tensor([int(p) for p in allowed]))
+        mask = torch.isin(self.labels, torch.tensor([int(p) for p in allowed]))
+        if window is not None:
+            mask &= (self.labels != Pos.THINK) | (self.think_index < window)
+        return mask
 
     def _label(self, row: _Row) -> int:
         return int(Pos.THINK if row.inside(self.tags) else Pos.ANSWER)

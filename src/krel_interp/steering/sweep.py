@@ -13,7 +13,7 @@ directory per coefficient, the intervention recorded with every rollout) and sco
   foreign script, leaked special tokens, repetition loops).
 
 The gate is the largest ``|coef|`` whose point keeps ``coherent_rate >= 0.9`` and
-``ppl_ratio <= 1.1``.
+``ppl_ratio <= 1.1`` (and, when ``min_correct_thinking`` is set, correct thinking at least that).
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ class SweepConfig:
     )
     min_coherent: float = 0.9
     max_ppl_ratio: float = 1.1
+    min_correct_thinking: float | None = None
 
     def spec(self, coef: float) -> SteeringSpec:
         """How the vector is applied at ``coef`` (None layers: all of the vector's)."""
@@ -160,6 +161,10 @@ def gate(points: Sequence[dict[str, Any]], config: SweepConfig, sign: int = 0) -
         if (sign == 0 or p["coef"] * sign > 0)
         and (p["coherent_rate"] is None or p["coherent_rate"] >= config.min_coherent)
         and (p["ppl_ratio"] is None or p["ppl_ratio"] <= config.max_ppl_ratio)
+        and (
+            config.min_correct_thinking is None
+            or p["correct_thinking"] >= config.min_correct_thinking
+        )
     ]
     return max(ok, key=lambda c: (abs(c), -c)) if ok else None
 
@@ -216,6 +221,11 @@ def run_sweep(
         "operator": config.operator,
         "generation": asdict(config.generation),
         "points": points,
+        "gate_limits": {
+            "min_coherent": config.min_coherent,
+            "max_ppl_ratio": config.max_ppl_ratio,
+            "min_correct_thinking": config.min_correct_thinking,
+        },
         "gate_coef": gate(points, config),
         "gate_suppress": gate(points, config, -1),
         "gate_induce": gate(points, config, +1),
