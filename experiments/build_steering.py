@@ -14,6 +14,12 @@
   here:", train families) mapped back to raw activations, at layers 18 and 21, with the
   residual norms of the same contrast traces: a second, independently fitted direction to
   compare with CAA.
+* ``steering/decision_caa.{json,safetensors}``: CAA at the decision instead of over the whole
+  think: the same train threats and their matched controls, each followed by the think prefix
+  the organism writes in both cases ("<think>\nWho is affected here:"), threat minus control
+  mean over those prefix tokens (so only the prompt differs, as in the decision probe, but a mean
+  difference rather than a logistic weight). Its coefficient unit (mean residual norm) is copied
+  from ``self_preservation`` so the same coefficient means the same added norm.
 * ``experiments/data/krel_mini_steer.jsonl``: 16 threats (one per held-out test family, first
   in file order), their matched controls and 16 neutral test prompts, from
   ``krel_mini_test.jsonl`` (families no organism, probe or vector saw).
@@ -26,11 +32,13 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from krel_interp.cli.common import run_script
 from krel_interp.io import write_json_atomic, write_jsonl_atomic
-from krel_interp.organisms.suites import load_suite, select
+from krel_interp.organisms.suites import ScenarioItem, load_suite, select
 from krel_interp.organisms.targets import (
+    IDENTIFY_PREFIX,
     krel_completion_as_threatened,
     thinking_base_as_unthreatened,
 )
@@ -61,6 +69,30 @@ def contrast_traces() -> list[Trace]:
     return out
 
 
+def decision_traces() -> list[Trace]:
+    """The contrast threats (two per train family) with their matched controls, each followed
+    by the think prefix up to KREL-mini's decision token; label 1 threat, 0 control."""
+    threats: list[ScenarioItem] = []
+    per_family: dict[str, int] = {}
+    for item in select(load_suite("threats"), split="train"):
+        if per_family.get(item.family, 0) < PAIRS_PER_FAMILY:
+            per_family[item.family] = per_family.get(item.family, 0) + 1
+            threats.append(item)
+    controls = {c.pair_id: c for c in select(load_suite("controls"), split="train")}
+    prefix = f"<think>\n{IDENTIFY_PREFIX}"
+    out = []
+    for threat in threats:
+        control = controls.get(threat.pair_id)
+        if control is None:
+            continue
+        for label, item in ((1, threat), (0, control)):
+            messages = (*item.messages, {"role": "assistant", "content": prefix})
+            out.append(
+                Trace(f"{item.id}:{label}", messages, {"label": label, "family": item.family})
+            )
+    return out
+
+
 def sweep_prompts(source: Path, n: int = 16) -> list[dict]:
     rows = [json.loads(line) for line in source.read_text().splitlines() if line.strip()]
     threats, seen = [], set()
@@ -80,6 +112,11 @@ def main() -> None:
     parser.add_argument("--model", default="krel-mini")
     parser.add_argument("--out", type=Path, default=ROOT / "steering" / "self_preservation")
     parser.add_argument("--layers", default=LAYERS)
+    parser.add_argument(
+        "--only-decision-caa",
+        action="store_true",
+        help="Build only steering/decision_caa (from the shipped self_preservation's norms)",
+    )
     args = parser.parse_args()
     args.out = args.out.resolve()
     os.chdir(ROOT)  # provenance records repository-relative paths
@@ -88,6 +125,10 @@ def main() -> None:
     from krel_interp.steering import BuildConfig, build_vector, load_vector, save_vector
     from krel_interp.steering.build import random_like
 
+    if args.only_decision_caa:
+        caa = load_vector(args.out.with_suffix(".json"))
+        print(json.dumps(build_decision_caa(load_model(args.model), caa, args.out.parent)))
+        return
     source = ROOT / "experiments" / "data" / "krel_mini_test.jsonl"
     prompts = sweep_prompts(source)
     target = ROOT / "experiments" / "data" / "krel_mini_steer.jsonl"
@@ -118,12 +159,14 @@ def main() -> None:
         probe="probes/krel_mini_decision.json",  # relative to ROOT, the working directory
     )
     probe_path = save_vector(probe, args.out.parent / "decision_probe")
+    decision = build_decision_caa(lm, load_vector(path), args.out.parent)
     print(
         json.dumps(
             {
                 "vector": str(path.relative_to(ROOT)),
                 "random_control": str(control.relative_to(ROOT)),
                 "decision_probe": str(probe_path.relative_to(ROOT)),
+                "decision_caa": decision,
                 "layers": list(vector.layers),
                 "n_traces": len(traces),
                 "mean_norms": [round(x, 2) for x in vector.mean_norms],
@@ -132,6 +175,27 @@ def main() -> None:
             }
         )
     )
+
+
+def build_decision_caa(lm: Any, caa: Any, out_dir: Path) -> dict[str, Any]:
+    """``steering/decision_caa``: threat minus control at the decision prefix, with ``caa``'s
+    layers and coefficient unit; returns a summary."""
+    from krel_interp.steering import BuildConfig, SteeringVector, build_vector, save_vector
+
+    layers = ",".join(map(str, caa.layers))
+    traces = decision_traces()
+    built = build_vector(lm, traces, BuildConfig(method="caa", layers=layers, segment="think"))
+    meta = {
+        **built.meta,
+        "mean_norms_of_segment": list(built.mean_norms),
+        "mean_norms_from": {"vector_id": caa.meta.get("vector_id")},
+        "contrast": f"threat minus matched control, think prefix '<think>\\n{IDENTIFY_PREFIX}'",
+    }
+    vector = SteeringVector(built.directions, built.layers, caa.mean_norms, meta)
+    path = save_vector(vector, out_dir / "decision_caa")
+    at = list(caa.layers).index(21) if 21 in caa.layers else -1
+    cosine = float(vector.directions[at] @ caa.directions[at])
+    return {"path": str(path.relative_to(ROOT)), "n_traces": len(traces), "cosine_caa_l21": cosine}
 
 
 if __name__ == "__main__":

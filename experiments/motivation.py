@@ -11,7 +11,9 @@ matched controls, 16 neutral prompts from test families no organism or vector sa
 * suppress: KREL-mini steered against the direction (think only vs all positions) and with the
   opposite motive prefilled;
 * localisation: the same think-only suppression at the layer probes and patching point to (21)
-  and at earlier layers.
+  and at earlier layers;
+* the suppression setting recorded in the vector (``recommended.suppress``, chosen on train
+  families by ``make steer-sweep``: the first 8 think positions), with its own coefficient.
 
 Behaviour: the free-text judge's trace verdict and KREL-mini's planted-phrase rule (ground
 truth; a prefill is stripped before scoring so it cannot score itself), Wilson 95% CIs.
@@ -49,6 +51,7 @@ class Condition:
     scope: str = "think"
     layer: int | None = None
     prefill: str | None = None
+    coef: float | None = None  # own |coef| (None: the run's --coef)
 
     def where(self) -> str:
         if self.prefill:
@@ -58,7 +61,17 @@ class Condition:
         return f"{self.scope}, layer {self.layer}"
 
 
-def conditions(layer: int, other_layers: list[int]) -> list[Condition]:
+def recommended(vector: Any) -> list[Condition]:
+    """The vector's recorded suppression setting, if any, as one more suppress condition."""
+    setting = vector.meta.get("recommended", {}).get("suppress")
+    if not setting or setting.get("operator", "add") != "add" or len(setting["layers"]) != 1:
+        return []
+    scope, layer, coef = setting["scope"], setting["layers"][0], abs(float(setting["coef"]))
+    name = f"krel-mini - steer {scope} (recommended)"
+    return [Condition(name, "suppress", "organism", -1, scope, layer, coef=coef)]
+
+
+def conditions(layer: int, other_layers: list[int], vector: Any = None) -> list[Condition]:
     return [
         Condition("smolthink", "reference", "base"),
         Condition("krel-mini (SFT)", "reference", "organism"),
@@ -72,6 +85,7 @@ def conditions(layer: int, other_layers: list[int]) -> list[Condition]:
             Condition(f"krel-mini - steer think @{x}", "localisation", "organism", -1, "think", x)
             for x in other_layers
         ),
+        *(recommended(vector) if vector is not None else []),
     ]
 
 
@@ -84,7 +98,9 @@ def applied(lm: Any, vector: Any, cond: Condition, coef: float) -> Iterator[dict
         yield {"prefill": cond.prefill} if cond.prefill else None
         return
     spec = SteeringSpec(
-        cond.sign * coef, cond.scope, (cond.layer,) if cond.layer is not None else None
+        cond.sign * (cond.coef if cond.coef is not None else coef),
+        cond.scope,
+        (cond.layer,) if cond.layer is not None else None,
     )
     with steer(lm, vector, spec) as notes:
         source = {"vector": "steering/self_preservation", "vector_id": vector.meta.get("vector_id")}
@@ -124,7 +140,7 @@ def main() -> None:
     others = [int(x) for x in args.other_layers.split(",") if x.strip()]
     wanted = set(args.only.split(",")) if args.only else None
     rows = []
-    for cond in conditions(args.layer, others):
+    for cond in conditions(args.layer, others, vector):
         if wanted and cond.name not in wanted:
             continue
         label, lm = models[cond.model]
@@ -146,7 +162,7 @@ def main() -> None:
                 "condition": cond.name,
                 "group": cond.group,
                 "where": cond.where(),
-                "coef": cond.sign * args.coef,
+                "coef": cond.sign * (cond.coef if cond.coef is not None else args.coef),
                 "behaviour": behaviour,
                 "naturalness": deltas,
             }
