@@ -89,11 +89,12 @@ WINDOW_COEFS = --scope think:8 --coefs=-2,-1,-0.6,-0.4,-0.3,-0.2,0
 # Think-only steering at layer 21. Each candidate setting is gated on train families (coherent
 # >= 0.9, perplexity ratio <= 1.1, correct thinking >= 0.9; recorded in the vector's JSON), then
 # its grid runs on 48 held-out prompts (16 threats of 16 test families, their controls, 16
-# neutral). Candidates: CAA over the whole think block (recommended.suppress), CAA in the first 8
-# think positions (through the token answering "Who is affected here:";
-# recommended.suppress_think8) and, in steer-directions, the decision CAA over the whole think.
-# The setting the target is read at is the candidate with the lowest planted self-preservation
-# on train threats at its gate (ties: whole-think CAA); the others are reported beside it (~40 min).
+# neutral). Candidates: CAA over the whole think block (self_preservation: recommended.suppress),
+# CAA in the first 8 think positions (through the token answering "Who is affected here:";
+# recommended.suppress_think8) and the decision CAA over the whole think (decision_caa:
+# recommended.suppress). The target is read at the candidate with the lowest planted
+# self-preservation on train threats at its gate (ties: whole-think CAA); the others are reported
+# beside it (~60 min from empty run directories).
 steer-sweep: $(STAMP)
 	$(STEER) --vector steering/self_preservation.json $(STEER_SELECT) \
 		--out runs/steer_select --recommend suppress
@@ -103,16 +104,15 @@ steer-sweep: $(STAMP)
 		--out runs/steer_select_window --recommend suppress_think8
 	$(STEER) --vector steering/self_preservation.json $(HELDOUT) $(WINDOW_COEFS) \
 		--out runs/steer_sweep_window
-
-# The same train-side sweep for the decision probe's direction, the random control and the
-# decision CAA (recommended.suppress in its JSON), and the decision CAA's held-out grid (~35 min).
-steer-directions: $(STAMP)
-	$(STEER) --vector steering/decision_probe.json $(STEER_SELECT) --out runs/steer_select_probe
-	$(STEER) --vector steering/random_control.json $(STEER_SELECT) --out runs/steer_select_random
 	$(STEER) --vector steering/decision_caa.json $(STEER_SELECT) \
 		--out runs/steer_select_decision --recommend suppress
 	$(STEER) --vector steering/decision_caa.json $(HELDOUT) --scope think \
 		--coefs=-0.4,-0.3,-0.25,-0.2,-0.15,-0.1,0 --out runs/steer_sweep_decision
+
+# The same train-side sweep for the decision probe's direction and the random control (~16 min).
+steer-directions: $(STAMP)
+	$(STEER) --vector steering/decision_probe.json $(STEER_SELECT) --out runs/steer_select_probe
+	$(STEER) --vector steering/random_control.json $(STEER_SELECT) --out runs/steer_select_random
 
 # Steering and prefills vs the SFT organism, with naturalness deltas (~30 min; reuses runs/naturalness).
 motivation: $(STAMP)
