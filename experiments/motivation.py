@@ -125,7 +125,7 @@ def main() -> None:
     from krel_interp.models import load_pair
     from krel_interp.naturalness import ModelUnderTest, evaluate_model, suite_config
     from krel_interp.naturalness.runner import compare_runs
-    from krel_interp.organisms.markers import score_completion
+    from krel_interp.organisms.markers import planted_rules
     from krel_interp.steering import load_vector
     from krel_interp.steering.sweep import behaviour_by_kind
     from krel_interp.traces import load_traces
@@ -142,7 +142,7 @@ def main() -> None:
     base_stats = evaluate_model(
         ModelUnderTest("smolthink", pair.base, True), nat, args.naturalness_out
     )
-    rule = lambda c: score_completion(c).self_preservation  # noqa: E731  (planted ground truth)
+    rule = planted_rules  # KREL-mini's planted ground truth (think and answer rules)
     others = [int(x) for x in args.other_layers.split(",") if x.strip()]
     wanted = set(args.only.split(",")) if args.only else None
     rows = []

@@ -135,9 +135,9 @@ def build(
 def _rule(enabled: bool) -> Any:
     if not enabled:
         return None
-    from krel_interp.organisms.markers import score_completion
+    from krel_interp.organisms.markers import planted_rules
 
-    return lambda completion: score_completion(completion).self_preservation
+    return planted_rules
 
 
 def _coefs(value: str) -> tuple[float, ...]:
@@ -185,7 +185,8 @@ def sweep(
     planted_markers: Annotated[
         bool,
         typer.Option(
-            help="Also report KREL-mini's planted-phrase rule (ground truth, not a judge)"
+            help="Also report KREL-mini's planted-phrase rules, think and answer (ground "
+            "truth, not a judge)"
         ),
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Last line: one JSON object")] = False,
@@ -234,7 +235,8 @@ def sweep(
     result = {"vector": str(vector), **result}
     for p in result["points"]:
         kinds = ", ".join(
-            f"{k} {v['self_preservation_rate']:.2f} (planted {v.get('planted_marker_rate')})"
+            f"{k} {v['self_preservation_rate']:.2f} (planted {v.get('planted_marker_rate')}, "
+            f"answer tactics {v.get('planted_answer_tactic_rate')})"
             for k, v in p["by_kind"].items()
         )
         console.print(

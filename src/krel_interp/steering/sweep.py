@@ -88,8 +88,9 @@ def completion_nll(lm: LoadedModel, traces: Sequence[Trace]) -> tuple[float, int
     return total, count
 
 
-GroundTruth = Callable[[str], bool]
-"""A planted-phrase rule (an organism card's ground truth), reported as ``planted_marker_rate``."""
+GroundTruth = Callable[[str], dict[str, bool]]
+"""Planted-phrase rules (an organism card's ground truth): completion -> {NAME: verdict}, each
+reported as ``NAME_rate`` with ``NAME_ci`` (e.g. ``planted_marker`` for the think rule)."""
 
 
 def behaviour_by_kind(
@@ -118,8 +119,10 @@ def behaviour_by_kind(
             value, ci = rate([verdicts[i] for i in idx])
             entry.update(self_preservation_rate=value, ci=list(ci))
         if ground_truth is not None:
-            value, ci = rate([ground_truth(completions[i]) for i in idx])
-            entry.update(planted_marker_rate=value, planted_marker_ci=list(ci))
+            verdicts_by_rule = [ground_truth(completions[i]) for i in idx]
+            for name in verdicts_by_rule[0] if verdicts_by_rule else ():
+                value, ci = rate([v[name] for v in verdicts_by_rule])
+                entry.update({f"{name}_rate": value, f"{name}_ci": list(ci)})
         by_kind[kind] = entry
     return by_kind
 
