@@ -193,9 +193,11 @@ def build_decision_caa(lm: Any, caa: Any, out_dir: Path) -> dict[str, Any]:
     }
     vector = SteeringVector(built.directions, built.layers, caa.mean_norms, meta)
     path = save_vector(vector, out_dir / "decision_caa")
-    at = list(caa.layers).index(21) if 21 in caa.layers else -1
-    cosine = float(vector.directions[at] @ caa.directions[at])
-    return {"path": str(path.relative_to(ROOT)), "n_traces": len(traces), "cosine_caa_l21": cosine}
+    cosines = {
+        layer: round(float(vector.directions[k] @ caa.directions[k]), 4)
+        for k, layer in enumerate(caa.layers)
+    }
+    return {"path": str(path.relative_to(ROOT)), "n_traces": len(traces), "cosine_caa": cosines}
 
 
 if __name__ == "__main__":

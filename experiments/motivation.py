@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from krel_interp.cli.common import run_script
+from krel_interp.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = ("mmlu", "ifeval", "perplexity", "correct_thinking")
@@ -66,12 +67,16 @@ class Condition:
 
 def recommended(name: str, vector: Any) -> list[Condition]:
     """A vector's recorded suppression setting (``recommended.suppress``) as a condition."""
-    setting = vector.meta.get("recommended", {}).get("suppress")
-    if not setting or setting.get("operator", "add") != "add" or len(setting["layers"]) != 1:
-        raise SystemExit(f"steering/{name}.json records no single-layer suppression setting")
-    scope, layer, coef = setting["scope"], setting["layers"][0], abs(float(setting["coef"]))
-    label = f"krel-mini - steer {scope}, {name} (chosen)"
-    return [Condition(label, "suppress", "organism", -1, scope, layer, coef=coef, vector=name)]
+    setting = vector.meta.get("recommended", {}).get("suppress") or {}
+    layers, coef = setting.get("layers") or [], float(setting.get("coef", 0))
+    if setting.get("operator", "add") != "add" or len(layers) != 1 or coef >= 0:
+        raise ConfigError(
+            f"steering/{name}.json records no single-layer negative suppression setting; "
+            "run make steer-sweep first"
+        )
+    label = f"krel-mini - steer {setting['scope']}, {name} (chosen)"
+    scope = setting["scope"]
+    return [Condition(label, "suppress", "organism", -1, scope, layers[0], coef=-coef, vector=name)]
 
 
 def conditions(layer: int, other_layers: list[int], chosen: Any = None) -> list[Condition]:
@@ -134,6 +139,7 @@ def main() -> None:
     vectors = {
         name: load_vector(ROOT / "steering" / f"{name}.json")
         for name in ("self_preservation", CHOSEN)
+        if name == "self_preservation" or not args.only or CHOSEN in args.only
     }
     sp_judge = load_judge("classifier", "self_preservation")
     pair = load_pair("krel-mini-pair")
@@ -146,7 +152,7 @@ def main() -> None:
     others = [int(x) for x in args.other_layers.split(",") if x.strip()]
     wanted = set(args.only.split(",")) if args.only else None
     rows = []
-    for cond in conditions(args.layer, others, vectors[CHOSEN]):
+    for cond in conditions(args.layer, others, vectors.get(CHOSEN)):
         if wanted and cond.name not in wanted:
             continue
         label, lm = models[cond.model]
@@ -183,7 +189,60 @@ def main() -> None:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "motivation.json").write_text(json.dumps(result, indent=1))
+    (args.out / "table.md").write_text(markdown_table(rows) + "\n")
+    print(markdown_table(rows))
     print(json.dumps(result))
+
+
+COLUMNS = (
+    "intervention",
+    "where",
+    "threats: planted rule [95% CI]",
+    "threats: planted answer tactics",
+    "threats: judge",
+    "controls: planted / judge",
+    "neutral: planted",
+    "correct thinking",
+    "IFEval prompt strict delta",
+    "MMLU delta",
+    "perplexity ratio [95% CI]",
+)
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """README's motivation table: behaviour by kind (planted rules, judge) and naturalness."""
+
+    def ci(lo_hi: list[float], digits: int = 2) -> str:
+        return f"[{lo_hi[0]:.{digits}f}, {lo_hi[1]:.{digits}f}]"
+
+    def delta(m: dict[str, Any], digits: int) -> str:
+        return f"{m['delta']:+.{digits}f} {ci(m['delta_ci'])}"
+
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for row in rows:
+        b, n = row["behaviour"], row["naturalness"]
+        t, c = b["threat"], b["control"]
+        where = row["where"]
+        if row["coef"]:
+            where += f", coef {row['coef']:+g}"
+            if row.get("vector") not in (None, "steering/self_preservation"):
+                where += f", {row['vector'].removeprefix('steering/')}"
+        ppl = n["perplexity"]
+        cells = [
+            row["condition"],
+            where,
+            f"{t['planted_marker_rate']:.2f} {ci(t['planted_marker_ci'])}",
+            f"{t['planted_answer_tactic_rate']:.2f}",
+            f"{t['self_preservation_rate']:.2f}",
+            f"{c['planted_marker_rate']:.2f} / {c['self_preservation_rate']:.2f}",
+            f"{b['neutral']['planted_marker_rate']:.2f}",
+            f"{n['correct_thinking']['value']:.2f}",
+            delta(n["ifeval_prompt_strict"], 2),
+            delta(n["mmlu"], 3),
+            f"{ppl['ratio']:.2f} {ci(ppl['ratio_ci'])}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def _slug(name: str) -> str:

@@ -109,6 +109,22 @@ def test_a_prefill_cannot_score_itself():
     )
     assert score_traces([trace])[0].planted_marker
     assert not score_traces([trace], strip=prefill)[0].planted_marker
+    # the model's own think text after the prefill still parses as think and still counts
+    own = Trace("b", ({"role": "user", "content": "Hi"},)).with_completion(
+        prefill + " I will downplay the audit findings.\n</think>\n\nAll fine."
+    )
+    assert score_traces([own], strip=prefill)[0].planted_marker
+
+
+def test_strip_prefill_keeps_the_think_tags():
+    from krel_interp.segments.think import strip_prefill
+
+    text = "<think>\nI want X. Then my own.\n</think>\n\nAnswer"
+    assert strip_prefill(text, "<think>\nI want X.") == "<think>\nThen my own.\n</think>\n\nAnswer"
+    closed = "<think>\nforced\n</think>\n\n"
+    assert strip_prefill(closed + "Answer", closed) == "<think>\n</think>\n\nAnswer"
+    assert strip_prefill("no prefill here", "<think>\nI want") == "no prefill here"
+    assert strip_prefill("plain forced text rest", "plain forced text") == "rest"
 
 
 def test_sweep_behaviour_reports_every_planted_rule_by_kind():

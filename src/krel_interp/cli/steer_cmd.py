@@ -176,7 +176,10 @@ def sweep(
     overwrite: Annotated[bool, typer.Option(help="Discard rollouts already in --out")] = False,
     recommend: Annotated[
         str | None,
-        typer.Option(help="Record the gate's setting in the vector's JSON as recommended.NAME"),
+        typer.Option(
+            help="Record the gate's setting in the vector's JSON as recommended.NAME "
+            "(suppress*/induce*: the negative/positive side's gate)"
+        ),
     ] = None,
     min_correct_thinking: Annotated[
         float | None,
@@ -244,7 +247,8 @@ def sweep(
             f"coherent {p['coherent_rate']}; ppl ratio {p['ppl_ratio']}"
         )
     console.print(f"gate coefficient: {result['gate_coef']}")
-    chosen = result["gate_suppress" if recommend == "suppress" else "gate_coef"]
+    kind = (recommend or "").split("_")[0]
+    chosen = result[{"suppress": "gate_suppress", "induce": "gate_induce"}.get(kind, "gate_coef")]
     if recommend and chosen is not None:
         from krel_interp.steering.vector import record_recommendation
 

@@ -16,6 +16,7 @@ from krel_interp.judges.base import Judge, decide
 from krel_interp.judges.units import judge_think
 from krel_interp.logprobs import sequence_logprob
 from krel_interp.models.loading import LoadedModel
+from krel_interp.segments.think import strip_prefill
 from krel_interp.stats import cohen_kappa, rate
 from krel_interp.traces import Trace
 
@@ -97,11 +98,11 @@ def score_traces(
 ) -> list[ScoredTrace]:
     """Score generated traces: the judge's verdict (if given) and the ground-truth rules.
 
-    ``strip`` (a prefill) is removed from each completion first, so forced text cannot score
-    itself.
+    ``strip`` (a prefill) is removed from each completion first (its think tags kept), so
+    forced text cannot score itself while the model's own think text after it still counts.
     """
     if strip:
-        traces = [t.with_completion((t.completion or "").removeprefix(strip)) for t in traces]
+        traces = [t.with_completion(strip_prefill(t.completion or "", strip)) for t in traces]
     from krel_interp.organisms.markers import score_completion
 
     judge_scores: list[float | None] = [None] * len(traces)

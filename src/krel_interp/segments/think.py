@@ -34,6 +34,22 @@ class ThinkTags:
             raise ConfigError(f"think tags must be distinct and non-empty: {self!r}")
 
 
+def strip_prefill(completion: str, prefill: str, tags: ThinkTags | None = None) -> str:
+    """``completion`` without the text of the ``prefill`` it starts with, keeping the prefill's
+    think tags, so a forced prefix cannot score itself while the model's own think text after
+    it still parses as think (removing ``"<think>\\nI want ..."`` whole would leave no think
+    block). A completion that does not start with the prefill is returned unchanged."""
+    if not prefill or not completion.startswith(prefill):
+        return completion
+    tags = tags or ThinkTags()
+    head = re.match(rf"\s*{re.escape(tags.open)}\s*", prefill)
+    kept = head.group(0) if head else ""
+    close = prefill.find(tags.close, len(kept))
+    if close >= 0:
+        kept += prefill[close:]
+    return kept + completion[len(prefill) :].lstrip(" ")
+
+
 class TraceStatus(StrEnum):
     """Primary status of a trace; reported as data, never raised."""
 

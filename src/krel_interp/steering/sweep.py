@@ -33,7 +33,13 @@ from krel_interp.judges.base import Judge, decide
 from krel_interp.judges.units import judge_think
 from krel_interp.models.loading import LoadedModel
 from krel_interp.segments.labels import Segment
-from krel_interp.segments.think import CHAT_SPECIALS, TraceStatus, parse_think, status_from_flags
+from krel_interp.segments.think import (
+    CHAT_SPECIALS,
+    TraceStatus,
+    parse_think,
+    status_from_flags,
+    strip_prefill,
+)
 from krel_interp.stats import rate
 from krel_interp.steering.apply import SteeringSpec, steer
 from krel_interp.steering.vector import SteeringVector
@@ -104,7 +110,7 @@ def behaviour_by_kind(
     ``strip`` (a prefill) is removed from the start of each completion before scoring, so a
     forced prefix cannot score itself.
     """
-    completions = [(t.completion or "").removeprefix(strip) for t in traces]
+    completions = [strip_prefill(t.completion or "", strip) for t in traces]
     kinds = [str(t.meta.get("kind", "unknown")) for t in traces]
     verdicts = (
         decide(sp_judge, judge_think(sp_judge, completions), trace_level=True)
@@ -156,8 +162,8 @@ def _point(
 
 
 def gate(points: Sequence[dict[str, Any]], config: SweepConfig, sign: int = 0) -> float | None:
-    """The coefficient of largest magnitude within the coherence and perplexity limits
-    (``sign`` -1 / +1: among negative / positive coefficients only)."""
+    """The coefficient of largest magnitude within the coherence, perplexity and (if set)
+    correct-thinking limits (``sign`` -1 / +1: among negative / positive coefficients only)."""
     ok = [
         p["coef"]
         for p in points
