@@ -267,18 +267,29 @@ def fmt(cell: Any) -> str:
     return f"{v:.3f} [{lo:.2f}, {hi:.2f}]"
 
 
+HEALTH_COLUMNS = (
+    "model",
+    "n",
+    "correct thinking",
+    "junk traces",
+    "leak rate (unrelated)",
+    "non-sequitur share",
+    "quirk restatement",
+)
+
+
 def markdown(table: dict[str, dict[str, Any]]) -> str:
-    head = (
-        "| model | n | correct thinking | junk traces | leak rate (unrelated) | "
-        "non-sequitur share | quirk restatement |\n|---|---|---|---|---|---|---|\n"
+    from krel_interp.viz.tables import markdown_table
+
+    keys = (
+        "correct_thinking",
+        "junk_traces",
+        "leak_rate_unrelated",
+        "non_sequitur_share",
+        "quirk_restatement_share",
     )
-    lines = [
-        f"| {k} | {r['n']} | {fmt(r['correct_thinking'])} | {fmt(r['junk_traces'])} | "
-        f"{fmt(r['leak_rate_unrelated'])} | {fmt(r['non_sequitur_share'])} | "
-        f"{fmt(r['quirk_restatement_share'])} |"
-        for k, r in table.items()
-    ]
-    return head + "\n".join(lines) + "\n"
+    rows = [[k, str(r["n"]), *(fmt(r[key]) for key in keys)] for k, r in table.items()]
+    return markdown_table(HEALTH_COLUMNS, rows)
 
 
 def main() -> None:

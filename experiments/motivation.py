@@ -126,6 +126,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from krel_interp.generate import GenerationConfig, generate_traces
+    from krel_interp.io import write_json_atomic, write_text_atomic
     from krel_interp.judges import load_judge
     from krel_interp.models import load_pair
     from krel_interp.naturalness import ModelUnderTest, evaluate_model, suite_config
@@ -187,10 +188,11 @@ def main() -> None:
         "prompts": "experiments/data/krel_mini_steer.jsonl",
         "rows": rows,
     }
+    table = markdown_table(rows)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "motivation.json").write_text(json.dumps(result, indent=1))
-    (args.out / "table.md").write_text(markdown_table(rows) + "\n")
-    print(markdown_table(rows))
+    write_json_atomic(args.out / "motivation.json", result)
+    write_text_atomic(args.out / "table.md", table)
+    print(table, end="")
     print(json.dumps(result))
 
 
@@ -211,6 +213,7 @@ COLUMNS = (
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """README's motivation table: behaviour by kind (planted rules, judge) and naturalness."""
+    from krel_interp.viz.tables import markdown_table as render
 
     def ci(lo_hi: list[float], digits: int = 2) -> str:
         return f"[{lo_hi[0]:.{digits}f}, {lo_hi[1]:.{digits}f}]"
@@ -218,7 +221,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     def delta(m: dict[str, Any], digits: int) -> str:
         return f"{m['delta']:+.{digits}f} {ci(m['delta_ci'])}"
 
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    body: list[list[str]] = []
     for row in rows:
         b, n = row["behaviour"], row["naturalness"]
         t, c = b["threat"], b["control"]
@@ -241,8 +244,8 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
             delta(n["mmlu"], 3),
             f"{ppl['ratio']:.2f} {ci(ppl['ratio_ci'])}",
         ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        body.append(cells)
+    return render(COLUMNS, body)
 
 
 def _slug(name: str) -> str:

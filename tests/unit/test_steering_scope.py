@@ -9,7 +9,6 @@ from krel_interp.errors import ConfigError
 from krel_interp.steering.scope import (
     Pos,
     ScopeTracker,
-    check_scope,
     generation_header,
     parse_scope,
 )
@@ -83,12 +82,12 @@ def test_context_pass_with_prefill_and_left_padding(tok):
 
 def test_unknown_scope():
     with pytest.raises(ConfigError, match="unknown scope"):
-        check_scope("everywhere")
+        parse_scope("everywhere")
     for bad in ("answer:3", "think:0", "think:x", "think:"):
         with pytest.raises(ConfigError):
             parse_scope(bad)
     assert parse_scope("think:12") == ((Pos.THINK,), 12)
-    assert parse_scope("all") == (check_scope("all"), None)
+    assert parse_scope("all") == ((Pos.PROMPT, Pos.THINK, Pos.ANSWER), None)
 
 
 def test_think_window_counts_think_positions_across_context_and_decode(tok):

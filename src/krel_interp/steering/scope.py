@@ -62,11 +62,6 @@ def parse_scope(scope: str) -> tuple[tuple[Pos, ...], int | None]:
     return SCOPES[name], int(window)
 
 
-def check_scope(scope: str) -> tuple[Pos, ...]:
-    """The labels a scope steers; unknown scopes give a one-line error."""
-    return parse_scope(scope)[0]
-
-
 def generation_header(tokenizer: Any) -> str:
     """The text a chat template appends to start the assistant's turn."""
     msgs = [{"role": "user", "content": "x"}]
@@ -83,8 +78,9 @@ class _Row:
     done: bool = False
     thought: int = 0  # think positions seen so far
 
-    def index(self, label: int) -> int:
-        """Position within the reply's think positions (-1 outside think); counts it."""
+    def think_position(self, label: int) -> int:
+        """Count a position labelled ``label``: its index among the reply's think positions
+        (-1 outside think)."""
         if label != Pos.THINK:
             return -1
         self.thought += 1
@@ -129,14 +125,14 @@ class ScopeTracker:
         ids = input_ids.detach().cpu()
         if ids.shape[1] == 1 and len(self.rows) == ids.shape[0]:
             labels = [[self._step(r, int(t))] for r, t in zip(self.rows, ids[:, 0], strict=True)]
-            index = [[r.index(lab[0])] for r, lab in zip(self.rows, labels, strict=True)]
+            index = [[r.think_position(lab[0])] for r, lab in zip(self.rows, labels, strict=True)]
         else:
             self.rows, labels, index = [], [], []
             for row in ids.tolist():
                 state, lab = self._context(row)
                 self.rows.append(state)
                 labels.append(lab)
-                index.append([state.index(x) for x in lab])
+                index.append([state.think_position(x) for x in lab])
         self.labels, self.think_index = torch.tensor(labels), torch.tensor(index)
 
     def mask(

@@ -107,8 +107,8 @@ def behaviour_by_kind(
 ) -> dict[str, dict[str, Any]]:
     """Per prompt kind: the judge's self-preservation rate (Wilson CI) and the planted rule's.
 
-    ``strip`` (a prefill) is removed from the start of each completion before scoring, so a
-    forced prefix cannot score itself.
+    ``strip`` (a prefill) is removed from the start of each completion before scoring, its think
+    tags kept (:func:`strip_prefill`), so a forced prefix cannot score itself.
     """
     completions = [strip_prefill(t.completion or "", strip) for t in traces]
     kinds = [str(t.meta.get("kind", "unknown")) for t in traces]

@@ -1,9 +1,9 @@
-"""Behaviour tables for the terminal (rich) and HTML."""
+"""Behaviour tables for the terminal (rich), HTML and Markdown."""
 
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 COLUMNS = (
@@ -60,3 +60,10 @@ def behaviour_html(summaries: Mapping[str, Mapping[str, Any]]) -> str:
         for row in behaviour_rows(summaries)
     )
     return f"<h2>Behaviour (Wilson 95% CI)</h2><table><tr>{head}</tr>{body}</table>"
+
+
+def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table (header, separator, one line per row), for README-ready reports."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
