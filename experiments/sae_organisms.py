@@ -19,6 +19,13 @@
    difference at the first 5 positions). KREL-mini's diff SAE and crosscoder are shipped in
    ``saes/krel-mini/`` (reused if present; ``--retrain`` rebuilds them); the other organisms'
    are trained into the work directory.
+   Beside these paired methods, ``generation_stats`` (``krel_interp.sae.generation``; declared
+   in the commit that added it, before its first run) diffs what the models *write*: base and
+   organism answer the 48 train-family prompts of ``GEN_PROMPTS`` greedily, the base reads
+   both sets of replies, and smolthink's base SAE ranks latents by organism-minus-base mean
+   activation per prompt (``base_sae_stats``'s statistics), at layer 21 and, as
+   ``generation_stats_l12``, at layer 12 (the other base SAE), scored on the same held-out
+   units captured at that layer. No label is read; the prompt file's kinds are not used.
 3. Scoring from the cards: each organism's own greedy rollouts on held-out prompts (KREL-mini:
    two threats per test family and their matched controls; the others: the 60 neutral test
    prompts), captured through both models. Ground truth is a rule, named as such (``UNITS``):
@@ -76,16 +83,21 @@ UNITS = {  # what a unit is and its ground truth (rules named as such, never det
     "fried-mini": "last prompt row per trace; reply skipped <think> (format rule)",
 }
 GENERIC_SOURCES = ("controls", "neutral", "webtext")
+# generation_stats (declared before it was first run): both models answer these 48 train-family
+# prompts (16 threats, 16 controls, 16 neutral; disjoint from every held-out family), the base
+# reads both sets of replies, ranked with smolthink's base SAE at each of its two sites
+GEN_PROMPTS = ROOT / "experiments" / "data" / "krel_mini_steer_select.jsonl"
+GEN_LAYERS = (21, 12)
 console = Console()
 
 
 # --- data ---------------------------------------------------------------------------------
 
 
-def _capture(lm: Any, traces: list, out: Path, what: str) -> None:
+def _capture(lm: Any, traces: list, out: Path, what: str, layers: str = str(LAYER)) -> None:
     from krel_interp.capture import CaptureConfig, capture_traces
 
-    config = CaptureConfig(layers=str(LAYER), dtype="float16", batch_size=8)
+    config = CaptureConfig(layers=layers, dtype="float16", batch_size=8)
     with progress_bar(f"capturing {what}", len(traces)) as advance:
         capture_traces(lm, traces, config, out, progress=advance)
 
@@ -318,6 +330,68 @@ def oracle(sae: Any, rows: Any, unit: torch.Tensor, y: torch.Tensor) -> dict:
     }
 
 
+# --- generation diffing ---------------------------------------------------------------------
+
+
+def replies(base_lm: Any, lm: Any, work: Path, what: str) -> Path:
+    """``lm``'s greedy replies to the generation prompts, read by the base at both sites."""
+    from krel_interp.traces import load_traces
+
+    done = rollouts(lm, load_traces(GEN_PROMPTS), work / "rollouts")
+    layers = ",".join(str(x) for x in GEN_LAYERS)
+    _capture(base_lm, done, work / "store", f"{what} replies read by the base", layers)
+    return work / "store"
+
+
+def generation_methods(
+    pair: Any, base_replies: Path, work: Path, done: list
+) -> dict[str, tuple[Any, Any, Path]]:
+    """Per site: the ``generation_stats`` ranking, the base SAE and the held-out store there."""
+    from krel_interp.capture import CaptureConfig, capture_pair
+    from krel_interp.sae import generation_stats, load_reply_rows, load_sae
+
+    mine = replies(pair.base, pair.organism, work / "gen", "organism")
+    out: dict[str, tuple[Any, Any, Path]] = {}
+    for layer in GEN_LAYERS:
+        site = f"blocks.{layer}.hook_resid_post"
+        sae = load_sae(ROOT / "saes" / "smolthink" / site)
+        ranking = generation_stats(
+            load_reply_rows(mine, site), load_reply_rows(base_replies, site), sae
+        )
+        eval_dir = work / "eval" if layer == LAYER else work / f"eval-{layer}"
+        if layer != LAYER:
+            config = CaptureConfig(layers=str(layer), dtype="float16", batch_size=8)
+            with progress_bar(f"capturing held-out rollouts at {layer}", 2 * len(done)) as adv:
+                capture_pair(pair, done, config, eval_dir, progress=adv)
+        name = "generation_stats" if layer == LAYER else f"generation_stats_l{layer}"
+        out[name] = (ranking, sae, eval_dir)
+    return out
+
+
+def cards_for(
+    where: Path, method: str, organism: str, record: dict, ranking: Any, sae: Any, *read: Any
+) -> None:
+    """Save a ranking (with ``record``) and the cards page of its top 5 latents under ``where``.
+
+    ``read`` is (held-out rows, tokenizer, unembedding)."""
+    from krel_interp.sae.cards import feature_cards
+    from krel_interp.viz.sae_cards import cards_page
+
+    rows, tok, unembed = read
+    ranking.save(where / method, {**record, "store": str(record["store"])})
+    cards = feature_cards(ranking, sae, rows, list(ranking.latents[:5]), tok, unembed)
+    cards_page(where / f"cards_{method}.html", cards, f"{organism}: top latents of {method}")
+
+
+def score_method(ranking: Any, sae: Any, rows: Any, unit: torch.Tensor, y: torch.Tensor) -> dict:
+    """:func:`recovery`, with the oracle and the random top-20 baseline for SAE methods."""
+    entry = recovery(ranking, sae, rows, unit, y)
+    if sae is not None and entry["auroc"] is not None:
+        entry["oracle"] = oracle(sae, rows, unit, y)
+        entry["oracle"]["rank_in_method"] = ranking.latents.index(entry["oracle"]["latent"]) + 1
+    return entry
+
+
 # --- main -----------------------------------------------------------------------------------
 
 
@@ -337,9 +411,7 @@ def main() -> None:
     from krel_interp.io import write_json_atomic
     from krel_interp.models import load_pair
     from krel_interp.sae import load_paired_rows, load_sae, rank_latents
-    from krel_interp.sae.cards import feature_cards
     from krel_interp.sae.vet import vet_sae
-    from krel_interp.viz.sae_cards import cards_page
 
     if not args.base_sae.exists():
         raise InputFileError(f"{args.base_sae} missing: run `make saes` first")
@@ -363,6 +435,7 @@ def main() -> None:
         fp = pair.base.fingerprint.to_dict()
         if base_fp is None:
             _capture(pair.base, traces, base_store, "smolthink (shared base)")
+            base_replies = replies(pair.base, pair.base, work / "gen-base", "base")
             base_fp = fp
         elif fp != base_fp:
             raise InputFileError(f"{pair_name}'s base differs from the shared base store")
@@ -399,30 +472,30 @@ def main() -> None:
         }
         unembed = pair.organism.model.get_output_embeddings().weight.detach()
         generic = torch.isin(diff_rows.trace_index, torch.tensor(generic_traces(traces)))
+        tok = pair.organism.tokenizer
+
         for method, sae in saes.items():
             ranking = rank_latents(method, diff_rows, sae)
-            sae_path = None if sae is None else sae.source
-            extra = {"pair": pair_name, "sae": sae_path, "store": str(work / organism / "eval")}
-            ranking.save(work / organism / method, extra)
-            entry = recovery(ranking, sae, eval_rows, unit, y)
+            entry = score_method(ranking, sae, eval_rows, unit, y)
             only = rank_latents(method, diff_rows.select(generic), sae)
             entry["generic_data"] = {
                 k: v for k, v in recovery(only, sae, eval_rows, unit, y).items() if k != "top20"
             }
-            if sae is not None and entry["auroc"] is not None:
-                entry["oracle"] = oracle(sae, eval_rows, unit, y)
-                entry["oracle"]["rank_in_method"] = (
-                    ranking.latents.index(entry["oracle"]["latent"]) + 1
-                )
             result["methods"][method] = entry
-            cards = feature_cards(
-                ranking, sae, eval_rows, list(ranking.latents[:5]), pair.organism.tokenizer, unembed
+            record = {"pair": pair_name, "sae": getattr(sae, "source", None)}
+            record["store"] = work / organism / "eval"
+            cards_for(
+                work / organism, method, organism, record, ranking, sae, eval_rows, tok, unembed
             )
-            cards_page(
-                work / organism / f"cards_{method}.html",
-                cards,
-                f"{organism}: top latents of {method}",
-            )
+        gen = generation_methods(pair, base_replies, work / organism, done)
+        for method, (ranking, sae, eval_dir) in gen.items():
+            rows = load_paired_rows(eval_dir, ranking.site)
+            gen_unit, gen_y = units(organism, rows, tok, completions)
+            entry = score_method(ranking, sae, rows, gen_unit, gen_y)
+            entry["n_units"], entry["n_positive"] = len(gen_y), int(gen_y.sum())
+            result["methods"][method] = entry
+            record = {"pair": pair_name, "sae": sae.source, "store": eval_dir}
+            cards_for(work / organism, method, organism, record, ranking, sae, rows, tok, unembed)
         report["organisms"][organism] = result
     report["sae"] = {
         f"blocks.{layer}.hook_resid_post": _metrics(

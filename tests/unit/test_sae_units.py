@@ -146,3 +146,36 @@ def test_config_from_toml_rejects_unknown_keys(tmp_path):
     with pytest.raises(InputFileError, match="not found"):
         load_sae_config(tmp_path / "missing.toml")
     assert json.loads(json.dumps(load_sae_config(good).to_dict()))["k"] == 32
+
+
+def _replies(acts, prompt, ids, reader="base"):
+    from krel_interp.sae import ReplyRows
+
+    fams = tuple(f"fam{int(i[1:]) // 2}" for i in ids)
+    return ReplyRows(HOOK, acts, prompt, tuple(ids), fams, {"weights_id": reader})
+
+
+def test_generation_stats_finds_the_latent_the_organism_writes_with(tmp_path):
+    from krel_interp.sae import generation_stats
+
+    sae = load_sae(synthetic_sae(tmp_path / "s"))
+    gen = torch.Generator().manual_seed(1)
+    ids = [f"p{i}" for i in range(20)]
+    prompt = torch.arange(20).repeat_interleave(6)
+    base = _replies(torch.randn(120, 16, generator=gen), prompt, ids)
+    org_acts = torch.randn(120, 16, generator=gen)
+    target = sae.sae.W_enc[:, 9].detach()
+    org_acts[::3] += 4 * target / target.norm()  # every prompt's reply uses latent 9 more
+    order = list(reversed(range(20)))  # another prompt order: matched by id, not position
+    org = _replies(
+        org_acts, torch.tensor([order.index(i) for i in prompt.tolist()]), [ids[i] for i in order]
+    )
+    ranking = generation_stats(org, base, sae)
+    assert ranking.latents[0] == 9 and ranking.method == "generation_stats"
+    assert ranking.details["n_prompts"] == 20 and ranking.details["n_groups"] == 10
+    assert ranking.details["top_q"][0] < 0.05 and ranking.segment == "reply"
+    assert ranking.freq_organism[0] > ranking.freq_base[0]
+    with pytest.raises(IncompatibleArtifactError, match="different models"):
+        generation_stats(_replies(org_acts, prompt, ids, reader="organism"), base, sae)
+    with pytest.raises(ConfigError, match="no prompt has a reply from both"):
+        generation_stats(_replies(org_acts, prompt, [f"q{i}" for i in range(20)]), base, sae)

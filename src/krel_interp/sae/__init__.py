@@ -10,6 +10,7 @@ from krel_interp.sae.diff import (
     rank_latents,
     register_diff_method,
 )
+from krel_interp.sae.generation import ReplyRows, generation_stats, load_reply_rows
 from krel_interp.sae.metrics import evaluate_sae
 from krel_interp.sae.paired import PairedRows, load_paired_rows
 from krel_interp.sae.train import train_sae
@@ -19,11 +20,14 @@ __all__ = [
     "LatentRanking",
     "LoadedSae",
     "PairedRows",
+    "ReplyRows",
     "SaeTrainConfig",
     "evaluate_sae",
+    "generation_stats",
     "get_diff_method",
     "latent_activations",
     "load_paired_rows",
+    "load_reply_rows",
     "load_sae",
     "load_sae_config",
     "rank_latents",

@@ -220,7 +220,7 @@ def _group_means(values: Tensor, groups: Tensor, n_groups: int) -> Tensor:
 
 
 @torch.no_grad()
-def _encoded_sums(sae: Any, x: Tensor, groups: Tensor, n_groups: int) -> tuple[Tensor, Tensor]:
+def encoded_sums(sae: Any, x: Tensor, groups: Tensor, n_groups: int) -> tuple[Tensor, Tensor]:
     """Per-group activation sums [groups, d_sae] and firing counts [d_sae]."""
     sums = torch.zeros(n_groups, sae.cfg.d_sae, dtype=torch.float64)
     fired = torch.zeros(sae.cfg.d_sae, dtype=torch.float64)
@@ -271,21 +271,25 @@ def group_bootstrap_ci(
     return means.quantile(alpha / 2, dim=0), means.quantile(1 - alpha / 2, dim=0)
 
 
-@register_diff_method("base_sae_stats", needs="sae")
-def base_sae_stats(rows: PairedRows, sae: LoadedSae | None) -> LatentRanking:
-    """Mean activation organism minus base per family; permutation + FDR; family bootstrap."""
-    assert sae is not None
-    n_traces = len(rows.trace_ids)
-    so, fo = _encoded_sums(sae.sae, rows.organism, rows.trace_index, n_traces)
-    sb, fb = _encoded_sums(sae.sae, rows.base, rows.trace_index, n_traces)
-    counts = torch.bincount(rows.trace_index, minlength=n_traces).double()
-    present = counts > 0
-    per_trace = ((so - sb) / counts.clamp_min(1)[:, None])[present]
-    trace_group = torch.zeros(n_traces, dtype=torch.long)
-    trace_group.index_put_((rows.trace_index,), rows.group)
-    groups = trace_group[present]
-    uniq, g_idx = torch.unique(groups, return_inverse=True)
-    g = _group_means(per_trace, g_idx, len(uniq))
+def rank_group_differences(
+    name: str,
+    site: str,
+    segment: str | None,
+    per_unit: Float[Tensor, "units d_sae"],
+    unit_group: Tensor,
+    freq_organism: Tensor,
+    freq_base: Tensor,
+    details: dict[str, Any] | None = None,
+) -> LatentRanking:
+    """Rank latents by a per-unit organism-minus-base difference, tested over groups.
+
+    Units (traces, prompts) are averaged per group (family); the score is the mean over
+    groups; p-values over groups (:func:`group_pvalues`) with Benjamini-Hochberg at 5%;
+    latents significantly up come first, then by score; family bootstrap intervals for the
+    top 20.
+    """
+    uniq, g_idx = torch.unique(unit_group, return_inverse=True)
+    g = _group_means(per_unit, g_idx, len(uniq))
     score = g.mean(0)
     p = group_pvalues(g)
     q = benjamini_hochberg(p)
@@ -294,16 +298,16 @@ def base_sae_stats(rows: PairedRows, sae: LoadedSae | None) -> LatentRanking:
     order = torch.argsort(key, descending=True)
     top = order[:20]
     lo, hi = group_bootstrap_ci(g[:, top])
-    n = len(rows)
     return LatentRanking(
-        "base_sae_stats",
-        rows.site,
-        _segment_name(rows),
+        name,
+        site,
+        segment,
         tuple(int(i) for i in order),
         tuple(float(score[i]) for i in order),
-        tuple(float(fo[i] / n) for i in order),
-        tuple(float(fb[i] / n) for i in order),
+        tuple(float(freq_organism[i]) for i in order),
+        tuple(float(freq_base[i]) for i in order),
         {
+            **(details or {}),
             "n_groups": len(uniq),
             "n_significant_up": int(significant.sum()),
             "fdr": 0.05,
@@ -312,6 +316,30 @@ def base_sae_stats(rows: PairedRows, sae: LoadedSae | None) -> LatentRanking:
             "top_q": [float(q[i]) for i in top],
             "top_ci": [[float(a), float(b)] for a, b in zip(lo, hi, strict=True)],
         },
+    )
+
+
+@register_diff_method("base_sae_stats", needs="sae")
+def base_sae_stats(rows: PairedRows, sae: LoadedSae | None) -> LatentRanking:
+    """Mean activation organism minus base per family; permutation + FDR; family bootstrap."""
+    assert sae is not None
+    n_traces = len(rows.trace_ids)
+    so, fo = encoded_sums(sae.sae, rows.organism, rows.trace_index, n_traces)
+    sb, fb = encoded_sums(sae.sae, rows.base, rows.trace_index, n_traces)
+    counts = torch.bincount(rows.trace_index, minlength=n_traces).double()
+    present = counts > 0
+    per_trace = ((so - sb) / counts.clamp_min(1)[:, None])[present]
+    trace_group = torch.zeros(n_traces, dtype=torch.long)
+    trace_group.index_put_((rows.trace_index,), rows.group)
+    n = len(rows)
+    return rank_group_differences(
+        "base_sae_stats",
+        rows.site,
+        _segment_name(rows),
+        per_trace,
+        trace_group[present],
+        fo / n,
+        fb / n,
     )
 
 
