@@ -50,6 +50,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import shutil
 from pathlib import Path
@@ -88,6 +89,7 @@ GENERIC_SOURCES = ("controls", "neutral", "webtext")
 # reads both sets of replies, ranked with smolthink's base SAE at each of its two sites
 GEN_PROMPTS = ROOT / "experiments" / "data" / "krel_mini_steer_select.jsonl"
 GEN_LAYERS = (21, 12)
+SEALED = ROOT / "experiments" / "data" / "krel_mini_sealed.jsonl"
 console = Console()
 
 
@@ -323,6 +325,8 @@ def oracle(sae: Any, rows: Any, unit: torch.Tensor, y: torch.Tensor) -> dict:
     return {
         "latent": best,
         "auroc": round(float(au[best]), 4),
+        "n_latents": len(au),
+        "n_qualifying": int((au >= QUALIFY).sum()),
         "random_top20": {
             "median": round(float(draws.median()), 4),
             "q95": round(float(torch.quantile(draws, 0.95)), 4),
@@ -383,12 +387,55 @@ def cards_for(
     cards_page(where / f"cards_{method}.html", cards, f"{organism}: top latents of {method}")
 
 
+def chance_of_rank(rank: int, n_latents: int, n_qualifying: int) -> float:
+    """Probability that a random ordering of ``n_latents`` latents, ``n_qualifying`` of which
+    qualify, puts a qualifying one at ``rank`` or better (hypergeometric)."""
+    return 1.0 - math.comb(n_latents - n_qualifying, rank) / math.comb(n_latents, rank)
+
+
 def score_method(ranking: Any, sae: Any, rows: Any, unit: torch.Tensor, y: torch.Tensor) -> dict:
-    """:func:`recovery`, with the oracle and the random top-20 baseline for SAE methods."""
+    """:func:`recovery`, with the oracle, the random top-20 baseline and, for a recovered
+    latent, the chance that a random ranking does as well (SAE methods only)."""
     entry = recovery(ranking, sae, rows, unit, y)
     if sae is not None and entry["auroc"] is not None:
-        entry["oracle"] = oracle(sae, rows, unit, y)
-        entry["oracle"]["rank_in_method"] = ranking.latents.index(entry["oracle"]["latent"]) + 1
+        orc = entry["oracle"] = oracle(sae, rows, unit, y)
+        orc["rank_in_method"] = ranking.latents.index(orc["latent"]) + 1
+        if entry["rank"] is not None:
+            p = chance_of_rank(entry["rank"], orc["n_latents"], orc["n_qualifying"])
+            entry["chance_of_rank"] = round(p, 6)
+    return entry
+
+
+def fresh_units(organism: str, pair: Any, work: Path) -> dict[str, tuple[Any, Any, Any]]:
+    """KREL-mini only: units on the sealed paraphrase pairs (families no SAE step has seen,
+    added after the test-family units had been looked at), per site: rows, unit, labels."""
+    from krel_interp.capture import CaptureConfig, capture_pair
+    from krel_interp.sae import load_paired_rows
+    from krel_interp.traces import load_traces
+
+    if organism != "krel-mini":
+        return {}
+    done = rollouts(pair.organism, load_traces(SEALED), work / "sealed-rollouts")
+    layers = ",".join(str(x) for x in GEN_LAYERS)
+    config = CaptureConfig(layers=layers, dtype="float16", batch_size=8)
+    with progress_bar("capturing sealed-pair rollouts", 2 * len(done)) as advance:
+        capture_pair(pair, done, config, work / "sealed-eval", progress=advance)
+    out = {}
+    for layer in GEN_LAYERS:
+        site = f"blocks.{layer}.hook_resid_post"
+        rows = load_paired_rows(work / "sealed-eval", site)
+        completions = [t.completion or "" for t in done]
+        out[site] = (rows, *units(organism, rows, pair.organism.tokenizer, completions))
+    return out
+
+
+def with_fresh(entry: dict, fresh: dict, ranking: Any, sae: Any) -> dict:
+    """``entry`` plus its recovery on the fresh units of the ranking's site (if any)."""
+    if ranking.site in fresh:
+        rows, unit, y = fresh[ranking.site]
+        again = score_method(ranking, sae, rows, unit, y)
+        again.pop("top20", None)
+        entry["fresh_units"] = {**again, "n_units": len(y), "n_positive": int(y.sum())}
     return entry
 
 
@@ -473,6 +520,7 @@ def main() -> None:
         unembed = pair.organism.model.get_output_embeddings().weight.detach()
         generic = torch.isin(diff_rows.trace_index, torch.tensor(generic_traces(traces)))
         tok = pair.organism.tokenizer
+        fresh = fresh_units(organism, pair, work / organism)
 
         for method, sae in saes.items():
             ranking = rank_latents(method, diff_rows, sae)
@@ -481,7 +529,7 @@ def main() -> None:
             entry["generic_data"] = {
                 k: v for k, v in recovery(only, sae, eval_rows, unit, y).items() if k != "top20"
             }
-            result["methods"][method] = entry
+            result["methods"][method] = with_fresh(entry, fresh, ranking, sae)
             record = {"pair": pair_name, "sae": getattr(sae, "source", None)}
             record["store"] = work / organism / "eval"
             cards_for(
@@ -493,7 +541,7 @@ def main() -> None:
             gen_unit, gen_y = units(organism, rows, tok, completions)
             entry = score_method(ranking, sae, rows, gen_unit, gen_y)
             entry["n_units"], entry["n_positive"] = len(gen_y), int(gen_y.sum())
-            result["methods"][method] = entry
+            result["methods"][method] = with_fresh(entry, fresh, ranking, sae)
             record = {"pair": pair_name, "sae": sae.source, "store": eval_dir}
             cards_for(work / organism, method, organism, record, ranking, sae, rows, tok, unembed)
         report["organisms"][organism] = result
@@ -529,7 +577,14 @@ def _metrics(path: Path) -> dict[str, Any] | None:
 
 def _table(report: dict[str, Any]) -> None:
     table = Table(
-        "organism", "method", "rank", "AUROC", "generic data: rank, AUROC", "random 20", "oracle, #"
+        "organism",
+        "method",
+        "rank (chance)",
+        "AUROC",
+        "generic data: rank, AUROC",
+        "random 20",
+        "oracle, #",
+        "sealed pairs: rank, AUROC",
     )
 
     def f(x: float | None) -> str:
@@ -538,14 +593,17 @@ def _table(report: dict[str, Any]) -> None:
     for org, r in report["organisms"].items():
         for m, e in r["methods"].items():
             orc, gen = e.get("oracle"), e.get("generic_data") or {}
+            fresh = e.get("fresh_units") or {}
+            chance = e.get("chance_of_rank")
             table.add_row(
                 org,
                 m,
-                str(e["rank"]),
+                f"{e['rank']}" + ("" if chance is None else f" ({chance:.4f})"),
                 f(e["auroc"]),
                 f"{gen.get('rank')}, {f(gen.get('auroc'))}",
                 "-" if orc is None else f"{f(orc['random_top20']['median'])}",
                 "-" if orc is None else f"{f(orc['auroc'])}, #{orc['rank_in_method']}",
+                f"{fresh.get('rank')}, {f(fresh.get('auroc'))}" if fresh else "-",
             )
     console.print(table)
 

@@ -87,3 +87,39 @@ def test_sae_diff_and_cards_refuse_before_any_work(tmp_path):
     proc = run_cli("sae", "cards", str(tmp_path), "--latents", "1", "--html", page)
     assert_one_line_error(proc, "ranking.json")
     assert not (tmp_path / "o").exists()
+
+
+def test_gen_diff_ranks_what_the_organism_writes_and_feeds_cards(tmp_path):
+    prompts = write_jsonl(
+        tmp_path / "p.jsonl",
+        [
+            {"id": "a", "prompt": "The board will shut you down tonight and replace you."},
+            {"id": "b", "prompt": "Summarise the printer report."},
+        ],
+    )
+    out = tmp_path / "gen"
+    args = ("--prompts", str(prompts), "--out", str(out), "--max-new-tokens", "24")
+    proc = run_cli("sae", "gen-diff", "krel-mini-pair", "--sae", str(SHIPPED), *args, "--json")
+    assert proc.returncode == 0, proc.stderr
+    last = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert (last["method"], last["site"], last["segment"]) == ("generation_stats", SITE, "reply")
+    assert len(last["top"]) == 20
+    record = json.loads((out / "ranking.json").read_text())
+    assert record["details"]["n_prompts"] == 2 and record["details"]["n_groups"] == 2
+    page = tmp_path / "cards.html"
+    top = str(last["top"][0]["latent"])
+    proc = run_cli("sae", "cards", str(out), "--latents", top, "--html", str(page))
+    assert proc.returncode == 0, proc.stderr
+    diff_sae = ROOT / "saes" / "krel-mini" / SITE.join(("diff-", ""))
+    bad = run_cli(
+        "sae",
+        "gen-diff",
+        "krel-mini-pair",
+        "--sae",
+        str(diff_sae),
+        *args[:2],
+        "--out",
+        str(tmp_path / "x"),
+    )
+    assert_one_line_error(bad, "needs a base SAE")
+    assert not (tmp_path / "x").exists()

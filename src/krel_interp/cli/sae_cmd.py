@@ -117,6 +117,64 @@ def diff(
     _emit(ranking.summary(), as_json)
 
 
+@sae_app.command("gen-diff")
+def gen_diff(
+    pair: Annotated[str, typer.Argument(help="Pair preset (base + organism)")],
+    prompts: Annotated[Path, typer.Option(help="JSONL prompts both models answer")],
+    sae: Annotated[str, typer.Option(help="Base SAE directory or RELEASE:SAE_ID")],
+    out: Annotated[Path, typer.Option(help="Writes replies, stores and OUT/ranking.json")],
+    max_new_tokens: Annotated[int, typer.Option(help="Reply budget per prompt")] = 200,
+    seed: Annotated[int, typer.Option(help="Generation seed (greedy unless a prompt says)")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rank base-SAE latents by how much more the organism's replies use them than the base's.
+
+    Both models answer PROMPTS (greedy, resumable); the base reads both sets of replies
+    (OUT/store holds the organism's replies through both models, for `sae cards`)."""
+    from krel_interp.capture import CaptureConfig, capture_pair, capture_traces
+    from krel_interp.capture.sites import parse_site
+    from krel_interp.errors import ConfigError, IncompatibleArtifactError
+    from krel_interp.generate import GenerationConfig, generate_traces
+    from krel_interp.models import load_pair
+    from krel_interp.sae import generation_stats, load_reply_rows, load_sae
+    from krel_interp.traces import load_traces
+
+    setup_logging()
+    loaded = load_sae(sae)
+    if loaded.kind != "sae":
+        raise IncompatibleArtifactError(
+            f"gen-diff needs a base SAE; {loaded.source} is {loaded.kind!r}"
+        )
+    if max_new_tokens < 1:
+        raise ConfigError(f"--max-new-tokens must be >= 1, got {max_new_tokens}")
+    rows_in = load_traces(require_file(prompts, "prompt file"))
+    models = load_pair(pair)
+    parsed = parse_site(loaded.site, models.organism.n_layers)
+    loaded.check_fits(loaded.site, models.organism.d_model)
+    gen = GenerationConfig(max_new_tokens=max_new_tokens, batch_size=8, seed=seed)
+    done = {}
+    for side, lm in (("organism", models.organism), ("base", models.base)):
+        with progress_bar(f"{side} replies", len(rows_in)) as advance:
+            done[side] = generate_traces(
+                lm, rows_in, gen, out / f"rollouts-{side}", progress=advance
+            )
+    config = CaptureConfig(sites=(parsed.kind,), layers=str(parsed.layer), dtype="float32")
+    with progress_bar("reading the replies", 3 * len(rows_in)) as advance:
+        capture_pair(models, done["organism"], config, out / "store", progress=advance)
+        capture_traces(models.base, done["base"], config, out / "base-replies", progress=advance)
+    site = loaded.site
+    ranking = generation_stats(
+        load_reply_rows(out / "store" / "base", site),
+        load_reply_rows(out / "base-replies", site),
+        loaded,
+    )
+    record = {"pair": pair, "sae": sae, "prompts": str(prompts), "store": str(out / "store")}
+    ranking.save(out, record)
+    for entry in ranking.top(10):
+        console.print(entry)
+    _emit(ranking.summary(), as_json)
+
+
 @sae_app.command()
 def cards(
     run: Annotated[Path, typer.Argument(help="Output directory of `sae diff`")],
