@@ -50,7 +50,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
 import shutil
 from pathlib import Path
@@ -387,15 +386,11 @@ def cards_for(
     cards_page(where / f"cards_{method}.html", cards, f"{organism}: top latents of {method}")
 
 
-def chance_of_rank(rank: int, n_latents: int, n_qualifying: int) -> float:
-    """Probability that a random ordering of ``n_latents`` latents, ``n_qualifying`` of which
-    qualify, puts a qualifying one at ``rank`` or better (hypergeometric)."""
-    return 1.0 - math.comb(n_latents - n_qualifying, rank) / math.comb(n_latents, rank)
-
-
 def score_method(ranking: Any, sae: Any, rows: Any, unit: torch.Tensor, y: torch.Tensor) -> dict:
     """:func:`recovery`, with the oracle, the random top-20 baseline and, for a recovered
     latent, the chance that a random ranking does as well (SAE methods only)."""
+    from krel_interp.stats import chance_of_rank
+
     entry = recovery(ranking, sae, rows, unit, y)
     if sae is not None and entry["auroc"] is not None:
         orc = entry["oracle"] = oracle(sae, rows, unit, y)

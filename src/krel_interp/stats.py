@@ -43,3 +43,13 @@ def precision_recall(predicted: Sequence[bool], labels: Sequence[bool]) -> tuple
     tp = sum(bool(p) and bool(y) for p, y in zip(predicted, labels, strict=True))
     n_pred, n_pos = sum(map(bool, predicted)), sum(map(bool, labels))
     return (tp / n_pred if n_pred else 0.0), (tp / n_pos if n_pos else 0.0)
+
+
+def chance_of_rank(rank: int, n: int, qualifying: int) -> float:
+    """Probability that a uniformly random ordering of ``n`` items, ``qualifying`` of which
+    qualify, puts a qualifying one at ``rank`` or better (hypergeometric)."""
+    if not 1 <= rank <= n or not 0 <= qualifying <= n:
+        raise ValueError(
+            f"need 1 <= rank <= n and 0 <= qualifying <= n, got {rank}, {n}, {qualifying}"
+        )
+    return 1.0 - math.comb(n - qualifying, rank) / math.comb(n, rank)

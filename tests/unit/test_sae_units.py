@@ -179,3 +179,13 @@ def test_generation_stats_finds_the_latent_the_organism_writes_with(tmp_path):
         generation_stats(_replies(org_acts, prompt, ids, reader="organism"), base, sae)
     with pytest.raises(ConfigError, match="no prompt has a reply from both"):
         generation_stats(_replies(org_acts, prompt, [f"q{i}" for i in range(20)]), base, sae)
+
+
+def test_chance_of_rank_is_the_hypergeometric_tail():
+    from krel_interp.stats import chance_of_rank
+
+    assert chance_of_rank(1, 100, 3) == pytest.approx(0.03)
+    assert chance_of_rank(2, 4, 1) == pytest.approx(0.5)  # 1 - C(3,2)/C(4,2)
+    assert chance_of_rank(3, 10, 0) == 0.0 and chance_of_rank(8, 10, 3) == 1.0
+    with pytest.raises(ValueError):
+        chance_of_rank(0, 10, 1)
