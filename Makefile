@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 export WANDB_MODE ?= disabled
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: venv test lint typecheck unit integration demo bench bench-probes organisms judges prompt-files eval-krel-mini probes-krel-mini naturalness steering steer-sweep steer-directions motivation saes sae-diffs health clean
+.PHONY: venv test lint typecheck unit integration demo bench bench-probes organisms judges prompt-files eval-krel-mini probes-krel-mini naturalness steering steer-sweep steer-directions motivation saes sae-diffs sae-diffs-sealed health clean
 
 venv: $(STAMP)
 
@@ -122,9 +122,13 @@ motivation: $(STAMP)
 saes: $(STAMP)
 	$(PY) experiments/build_saes.py
 
-# Blind recovery of the four organisms' planted behaviours by SAE diffing (needs saes/; ~25 min).
+# Blind recovery of the four organisms' planted behaviours by SAE diffing (needs saes/; ~28 min).
 sae-diffs: $(STAMP)
 	$(PY) experiments/sae_organisms.py
+
+# KREL-mini's recovery again on the sealed paraphrase pairs (fresh families; ~6 min after sae-diffs).
+sae-diffs-sealed: $(STAMP)
+	$(PY) experiments/sae_organisms.py --organisms krel-mini --sealed
 
 # The health table (correct thinking, junk, leaks with CIs), detectors vs planted labels and
 # LoRA-window localisation for the six KREL-mini models (runs/health/; about 40 minutes).

@@ -2,6 +2,7 @@
 
     python experiments/sae_organisms.py        # make sae-diffs; needs saes/smolthink (make saes)
     python experiments/sae_organisms.py --organisms fried-mini-planted   # a subset
+    python experiments/sae_organisms.py --organisms krel-mini --sealed   # make sae-diffs-sealed
 
 1. Diffing data (no labels): the first 400 traces of the SAE text (``sae_data.py``: train-split
    suites with their targets, corpus, webtext), teacher-forced through smolthink (base) and each
@@ -43,6 +44,8 @@
 
 The last line printed is ``{"sae": {SITE: {...}}, "recovery": {ORGANISM: {METHOD: {"rank",
 "auroc"}}}}``; the full report is ``runs/sae_diffs/report.json`` with feature cards beside it.
+``--sealed`` adds KREL-mini's units on the sealed paraphrase pairs (``fresh_units`` in each
+method's entry; written to ``report-sealed.json``).
 """
 
 from __future__ import annotations
@@ -443,6 +446,11 @@ def main() -> None:
     parser.add_argument("--base-sae", type=Path, default=ROOT / "saes" / "smolthink" / SITE)
     parser.add_argument("--retrain", action="store_true", help="rebuild saes/krel-mini too")
     parser.add_argument(
+        "--sealed",
+        action="store_true",
+        help="also score KREL-mini on its sealed pairs (make sae-diffs-sealed; own report file)",
+    )
+    parser.add_argument(
         "--organisms", default=",".join(ORGANISMS), help="comma-separated subset of organisms"
     )
     args = parser.parse_args()
@@ -515,7 +523,7 @@ def main() -> None:
         unembed = pair.organism.model.get_output_embeddings().weight.detach()
         generic = torch.isin(diff_rows.trace_index, torch.tensor(generic_traces(traces)))
         tok = pair.organism.tokenizer
-        fresh = fresh_units(organism, pair, work / organism)
+        fresh = fresh_units(organism, pair, work / organism) if args.sealed else {}
 
         for method, sae in saes.items():
             ranking = rank_latents(method, diff_rows, sae)
@@ -546,7 +554,7 @@ def main() -> None:
         )  # noqa: E501
         for layer in (12, 21)
     }
-    write_json_atomic(work / "report.json", report)
+    write_json_atomic(work / ("report-sealed.json" if args.sealed else "report.json"), report)
     _table(report)
     print(
         json.dumps(
