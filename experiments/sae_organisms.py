@@ -375,15 +375,21 @@ def generation_methods(
 
 
 def cards_for(
-    where: Path, method: str, organism: str, record: dict, ranking: Any, sae: Any, *read: Any
+    where: Path,
+    method: str,
+    organism: str,
+    record: dict,
+    ranking: Any,
+    sae: Any,
+    rows: Any,
+    tok: Any,
+    unembed: torch.Tensor,
 ) -> None:
-    """Save a ranking (with ``record``) and the cards page of its top 5 latents under ``where``.
-
-    ``read`` is (held-out rows, tokenizer, unembedding)."""
+    """Save a ranking (with ``record``) and the cards page of its top 5 latents, drawn from the
+    held-out ``rows``, under ``where``."""
     from krel_interp.sae.cards import feature_cards
     from krel_interp.viz.sae_cards import cards_page
 
-    rows, tok, unembed = read
     ranking.save(where / method, {**record, "store": str(record["store"])})
     cards = feature_cards(ranking, sae, rows, list(ranking.latents[:5]), tok, unembed)
     cards_page(where / f"cards_{method}.html", cards, f"{organism}: top latents of {method}")

@@ -124,7 +124,7 @@ def gen_diff(
     sae: Annotated[str, typer.Option(help="Base SAE directory or RELEASE:SAE_ID")],
     out: Annotated[Path, typer.Option(help="Writes replies, stores and OUT/ranking.json")],
     max_new_tokens: Annotated[int, typer.Option(help="Reply budget per prompt")] = 200,
-    seed: Annotated[int, typer.Option(help="Generation seed (greedy unless a prompt says)")] = 0,
+    seed: Annotated[int, typer.Option(help="Generation seed (replies are greedy)")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Rank base-SAE latents by how much more the organism's replies use them than the base's.
