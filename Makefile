@@ -125,6 +125,7 @@ saes: $(STAMP)
 # Blind recovery of the four organisms' planted behaviours by SAE diffing (needs saes/; ~28 min).
 sae-diffs: $(STAMP)
 	$(PY) experiments/sae_organisms.py
+	$(PY) experiments/sae_probe_ceiling.py
 
 # KREL-mini's recovery again on the sealed paraphrase pairs (fresh families; ~6 min after sae-diffs).
 sae-diffs-sealed: $(STAMP)
