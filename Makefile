@@ -122,12 +122,12 @@ motivation: $(STAMP)
 saes: $(STAMP)
 	$(PY) experiments/build_saes.py
 
-# Blind recovery of the four organisms' planted behaviours by SAE diffing (needs saes/; ~28 min).
+# Blind recovery of the four organisms' planted behaviours by SAE diffing (needs saes/; ~30 min).
 sae-diffs: $(STAMP)
 	$(PY) experiments/sae_organisms.py
 	$(PY) experiments/sae_probe_ceiling.py
 
-# KREL-mini's recovery again on the sealed paraphrase pairs (fresh families; ~6 min after sae-diffs).
+# KREL-mini's recovery again on the sealed paraphrase pairs (fresh families; 6-7 min after sae-diffs).
 sae-diffs-sealed: $(STAMP)
 	$(PY) experiments/sae_organisms.py --organisms krel-mini --sealed
 

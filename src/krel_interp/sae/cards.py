@@ -95,11 +95,13 @@ def _direction(ranking: LatentRanking, sae: LoadedSae | None, latent: int, d: in
     return dec[d:] if sae.kind == "crosscoder" else dec
 
 
-def _base_acts(ranking: LatentRanking, sae: LoadedSae | None, rows: PairedRows, lat: int) -> Tensor:
-    """The latent on the base: base activations in place of the organism's."""
+def _base_acts(
+    ranking: LatentRanking, sae: LoadedSae | None, rows: PairedRows, latents: tuple[int, ...]
+) -> Tensor:
+    """The latents on the base (one encoding): base activations in place of the organism's."""
     if sae is not None and sae.kind == "diff":
-        return torch.zeros(len(rows))
-    return latent_activations(ranking, sae, rows.base, rows.base, (lat,))[:, 0]
+        return torch.zeros(len(rows), len(latents))
+    return latent_activations(ranking, sae, rows.base, rows.base, latents)
 
 
 def feature_cards(
@@ -115,10 +117,10 @@ def feature_cards(
     """Cards for ``latents`` on ``rows`` (all segments, so contexts keep their neighbours)."""
     scores = dict(zip(ranking.latents, ranking.scores, strict=True))
     acts = latent_activations(ranking, sae, rows.base, rows.organism, tuple(latents))
+    base_acts = _base_acts(ranking, sae, rows, tuple(latents))
     cards = []
     for j, lat in enumerate(latents):
-        a_org = acts[:, j]
-        a_base = _base_acts(ranking, sae, rows, lat)
+        a_org, a_base = acts[:, j], base_acts[:, j]
         rates = {}
         for seg in torch.unique(rows.segment).tolist():
             sel = rows.segment == seg
