@@ -61,7 +61,7 @@ def load_reply_rows(
     if site not in st.sites:
         raise ConfigError(f"site {site!r} not in {store}; stored: {', '.join(st.sites)}")
     mask = st.row_mask(REPLY)
-    x = st.get(site, dtype=torch.float32)[mask]
+    x = st.get(site, REPLY, dtype=torch.float32)
     ti = st.column("trace_index")[mask].long()
     pos = st.column("position")[mask].long()
     keep = sink_mask(x.norm(dim=-1), pos, min_position, sink_factor)
