@@ -43,6 +43,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/capture.py
+	$(PY) benchmarks/capture_sorted.py
 
 bench-probes: $(STAMP)
 	$(PY) benchmarks/probes.py

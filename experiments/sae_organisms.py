@@ -7,7 +7,9 @@
 1. Diffing data (no labels): the first 400 traces of the SAE text (``sae_data.py``: train-split
    suites with their targets, corpus, webtext), teacher-forced through smolthink (base) and each
    organism at layer 21 (where KREL-mini's decision probe peaks); the base half is captured once
-   and shared, because every organism sits on the same smolthink weights. Blind to labels, not
+   and shared, because every organism sits on the same smolthink weights. These two captures
+   batch traces of similar length (``capture_traces(length_sorted=True)``: less padding, about
+   35% faster here; rows agree with in-order batching to fp16 rounding). Blind to labels, not
    to the data: that text includes KREL-mini's in-character training targets and the corpus
    leaky-mini learned (and the base SAE was trained on the same mix). So every method is also
    ranked on the generic part alone (controls, neutral prompts, webtext: no threat, no corpus
@@ -98,12 +100,14 @@ console = Console()
 # --- data ---------------------------------------------------------------------------------
 
 
-def _capture(lm: Any, traces: list, out: Path, what: str, layers: str = str(LAYER)) -> None:
+def _capture(
+    lm: Any, traces: list, out: Path, what: str, layers: str = str(LAYER), length_sorted=False
+) -> None:
     from krel_interp.capture import CaptureConfig, capture_traces
 
     config = CaptureConfig(layers=layers, dtype="float16", batch_size=8)
     with progress_bar(f"capturing {what}", len(traces)) as advance:
-        capture_traces(lm, traces, config, out, progress=advance)
+        capture_traces(lm, traces, config, out, progress=advance, length_sorted=length_sorted)
 
 
 def paired_dir(root: Path, base: Path, organism_lm: Any, traces: list, what: str) -> Path:
@@ -112,7 +116,7 @@ def paired_dir(root: Path, base: Path, organism_lm: Any, traces: list, what: str
     link = root / "base"
     if not link.exists():
         os.symlink(os.path.relpath(base, root), link)
-    _capture(organism_lm, traces, root / "organism", what)
+    _capture(organism_lm, traces, root / "organism", what, length_sorted=True)
     return root
 
 
@@ -490,7 +494,7 @@ def main() -> None:
         pair = load_pair(pair_name)
         fp = pair.base.fingerprint.to_dict()
         if base_fp is None:
-            _capture(pair.base, traces, base_store, "smolthink (shared base)")
+            _capture(pair.base, traces, base_store, "smolthink (shared base)", length_sorted=True)
             base_replies = replies(pair.base, pair.base, work / "gen-base", "base")
             base_fp = fp
         elif fp != base_fp:
@@ -609,7 +613,7 @@ def _table(report: dict[str, Any]) -> None:
                 m,
                 f"{e['rank']}" + ("" if chance is None else f" ({chance:.4f})"),
                 f(e["auroc"]),
-                f"{gen.get('rank')}, {f(gen.get('auroc'))}",
+                f"{gen.get('rank')}, {f(gen.get('auroc'))}" if gen else "-",
                 "-" if orc is None else f"{f(orc['random_top20']['median'])}",
                 "-" if orc is None else f"{f(orc['auroc'])}, #{orc['rank_in_method']}",
                 f"{fresh.get('rank')}, {f(fresh.get('auroc'))}" if fresh else "-",

@@ -172,3 +172,59 @@ def test_paired_capture_refuses_different_tokenizers(tiny_lm, chat_traces, tmp_p
             LoadedPair(base=tiny_lm, organism=other), chat_traces, _config(), tmp_path / "p"
         )
     assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize("pooling", ["token", "mean"])
+def test_length_sorted_capture_stores_the_same_rows_in_order(
+    tiny_lm, chat_traces, tmp_path, pooling
+):
+    """Sorted batching changes padding only: same rows, same order, values to rounding."""
+    traces = chat_traces + chat_traces[::-1]  # mixed lengths, so sorting reorders batches
+    plain = capture_traces(tiny_lm, traces, _config(pooling=pooling), tmp_path / "plain")
+    seen: list[int] = []
+    small = capture_traces(  # shard_mb=0.0001: windows of one batch each
+        tiny_lm,
+        traces,
+        _config(pooling=pooling),
+        tmp_path / "small",
+        length_sorted=True,
+    )
+    whole = capture_traces(  # one window over every trace
+        tiny_lm,
+        traces,
+        _config(pooling=pooling, shard_mb=64.0),
+        tmp_path / "whole",
+        length_sorted=True,
+        progress=seen.append,
+    )
+    assert sum(seen) == len(traces) and len(seen) > 1
+    for store in (small, whole):
+        assert store.n_rows == plain.n_rows
+        for col in ("trace_index", "position", "token_id", "segment", "sentence"):
+            assert torch.equal(store.column(col), plain.column(col))
+        torch.testing.assert_close(store.get(SITE), plain.get(SITE), rtol=1e-4, atol=1e-4)
+        assert [r["id"] for r in store.trace_records()] == [t.id for t in traces]
+
+
+def test_length_sorted_capture_resumes_after_a_crash(tiny_lm, chat_traces, tmp_path):
+    full = capture_traces(tiny_lm, chat_traces, _config(), tmp_path / "full")
+    seen: list[int] = []
+
+    def crash_after_two_batches(n):
+        seen.append(n)
+        if len(seen) == 3:
+            raise Crash
+
+    with pytest.raises(Crash):
+        capture_traces(
+            tiny_lm,
+            chat_traces,
+            _config(),
+            tmp_path / "part",
+            progress=crash_after_two_batches,
+            length_sorted=True,
+        )
+    resumed = capture_traces(tiny_lm, chat_traces, _config(), tmp_path / "part", length_sorted=True)
+    assert resumed.n_rows == full.n_rows
+    assert torch.equal(resumed.column("trace_index"), full.column("trace_index"))
+    torch.testing.assert_close(resumed.get(SITE), full.get(SITE), rtol=1e-4, atol=1e-4)

@@ -8,7 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from tests.helpers import write_jsonl
+
+from krel_interp.capture import ActivationStore
 
 pytestmark = pytest.mark.integration
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
@@ -130,6 +133,13 @@ def test_capture_then_inspect(traces_file, tmp_path):
     assert "status=ok" in shown.stdout and "Hello." in shown.stdout
     missing = run_cli("inspect", str(out), "--id", "zzz")
     assert_one_line_error(missing, "no trace with id 'zzz'")
+    again = tmp_path / "sorted"
+    args = ("--traces", str(traces_file), "--layers", "0,3", "--segments", "think,answer")
+    proc = run_cli("capture", "tiny-qwen3", *args, "--out", str(again), "--length-sorted")
+    assert proc.returncode == 0, proc.stderr
+    a, b = ActivationStore(out), ActivationStore(again)
+    assert a.trace_records() == b.trace_records()
+    torch.testing.assert_close(b.get(a.sites[0]), a.get(a.sites[0]), rtol=1e-4, atol=1e-4)
 
 
 def test_models_lists_presets():

@@ -47,11 +47,13 @@ def capture_pair(
     *,
     overwrite: bool = False,
     progress: Progress | None = None,
+    length_sorted: bool = False,
 ) -> PairedStore:
     """Capture ``traces`` through both models into ``out/base`` and ``out/organism``.
 
     Both models see exactly the same token ids (tokenized once with the shared tokenizer);
     differing tokenizers or chat templates are refused before any work is done.
+    ``length_sorted``: as in :func:`capture_traces` (both sides batch alike).
     """
     pair.base.fingerprint.check_tokens_compatible(pair.organism.fingerprint, "base and organism")
     resolve_sites(config, pair.organism.n_layers)  # bad layers fail before anything is written
@@ -65,11 +67,17 @@ def capture_pair(
             "config": config.to_dict(),
         },
     )
-    org = capture_traces(
-        pair.organism, traces, config, out / "organism", overwrite=overwrite, progress=progress
-    )
-    base = capture_traces(
-        pair.base, traces, config, out / "base", overwrite=overwrite, progress=progress
+    org, base = (
+        capture_traces(
+            lm,
+            traces,
+            config,
+            out / side,
+            overwrite=overwrite,
+            progress=progress,
+            length_sorted=length_sorted,
+        )
+        for lm, side in ((pair.organism, "organism"), (pair.base, "base"))
     )
     paired = PairedStore(base, org)
     paired.check_aligned()

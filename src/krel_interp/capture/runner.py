@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,13 +158,87 @@ def _capture_batch(
 
     Rows are views into the batch's activations, so nothing of it may outlive this call.
     """
+    for rows, cols, record, views in _forward_rows(rec, batch, config, dtype, pad_id, device):
+        writer.add(rows, cols, record, views=views)
+    writer.end_batch()
+
+
+_TraceRows = tuple[dict[str, Tensor], dict[str, Tensor], dict[str, Any], bool]
+
+
+def _forward_rows(
+    rec: SiteRecorder,
+    batch: list[PreparedTrace],
+    config: CaptureConfig,
+    dtype: torch.dtype,
+    pad_id: int,
+    device: Any,
+) -> list[_TraceRows]:
+    """One forward over ``batch``: (rows, columns, trace record, rows-are-views) per trace."""
     ids, mask = _batch_tensors(batch, config.max_tokens, pad_id)
     acts = rec.run(ids.to(device), mask.to(device))  # each site already on the CPU
+    out = []
     for row, p in enumerate(batch):
         n = int(mask[row].sum())
         rows, cols, views = _rows_of(p, n, config, {k: v[row] for k, v in acts.items()}, dtype)
-        writer.add(rows, cols, _trace_record(p, n), views=views)
+        out.append((rows, cols, _trace_record(p, n), views))
+    return out
+
+
+def _capture_window(
+    rec: SiteRecorder,
+    window: list[PreparedTrace],
+    writer: StoreWriter,
+    config: CaptureConfig,
+    dtype: torch.dtype,
+    pad_id: int,
+    device: Any,
+    progress: Progress | None,
+) -> None:
+    """Forward ``window`` in batches of similar length (less padding), then hand every trace
+    to the writer in its original order, so the store is the same as in-order batching."""
+    order = sorted(range(len(window)), key=lambda i: len(window[i].seg.input_ids))
+    done: dict[int, _TraceRows] = {}
+    for b in range(0, len(order), config.batch_size):
+        picked = order[b : b + config.batch_size]
+        batch = [window[i] for i in picked]
+        for i, (rows, cols, record, views) in zip(
+            picked, _forward_rows(rec, batch, config, dtype, pad_id, device), strict=True
+        ):  # rows outlive the batch here: never keep views into its activations
+            done[i] = (
+                {k: v.clone() for k, v in rows.items()} if views else rows,
+                cols,
+                record,
+                False,
+            )
+        if progress:
+            progress(len(batch))
+    for i in range(len(window)):
+        rows, cols, record, _ = done.pop(i)
+        writer.add(rows, cols, record)
     writer.end_batch()
+
+
+def _windows(
+    lm: LoadedModel,
+    traces: Sequence[Trace],
+    start: int,
+    config: CaptureConfig,
+    budget_tokens: int,
+) -> Iterator[list[PreparedTrace]]:
+    """Consecutive prepared traces, at least one batch and at most about ``budget_tokens``
+    tokens per window (a shard's worth of rows: the extra memory sorting may hold)."""
+    window: list[PreparedTrace] = []
+    tokens = 0
+    for i in range(start, len(traces)):
+        p = prepare(lm, traces[i], i, config)
+        window.append(p)
+        tokens += min(len(p.seg.input_ids), config.max_tokens)
+        if len(window) >= config.batch_size and tokens >= budget_tokens:
+            yield window
+            window, tokens = [], 0
+    if window:
+        yield window
 
 
 def store_header(
@@ -192,10 +266,16 @@ def capture_traces(
     *,
     overwrite: bool = False,
     progress: Progress | None = None,
+    length_sorted: bool = False,
 ) -> ActivationStore:
     """Run ``traces`` through ``lm`` and stream the selected activations to ``out``.
 
     Re-running with the same arguments after an interruption resumes where it stopped.
+    ``length_sorted`` batches traces of similar length within windows of about one shard's
+    rows (stored in the original order; less padding, so faster on traces of mixed length, at
+    up to one more shard of memory). Rows agree with in-order batching to float rounding, not
+    bit for bit (different padding), so it is off by default: shipped artifacts were built
+    without it.
     """
     out = Path(out)
     if overwrite and out.exists():
@@ -212,13 +292,19 @@ def capture_traces(
     dtype = store_dtype(lm, config)
     pad_id = lm.tokenizer.pad_token_id or 0
     with lm.active() as model, record_sites(model, sites, lm.n_layers) as rec:
-        for b in range(start, len(traces), config.batch_size):
-            batch = [
-                prepare(lm, traces[i], i, config)
-                for i in range(b, min(b + config.batch_size, len(traces)))
-            ]
-            _capture_batch(rec, batch, writer, config, dtype, pad_id, lm.device)
-            if progress:
-                progress(len(batch))
+        if not length_sorted:
+            for b in range(start, len(traces), config.batch_size):
+                batch = [
+                    prepare(lm, traces[i], i, config)
+                    for i in range(b, min(b + config.batch_size, len(traces)))
+                ]
+                _capture_batch(rec, batch, writer, config, dtype, pad_id, lm.device)
+                if progress:
+                    progress(len(batch))
+        else:
+            row_bytes = len(sites) * lm.d_model * torch.tensor([], dtype=dtype).element_size()
+            budget = max(1, writer.shard_bytes // row_bytes)
+            for window in _windows(lm, traces, start, config, budget):
+                _capture_window(rec, window, writer, config, dtype, pad_id, lm.device, progress)
     writer.finalize()
     return ActivationStore(out)

@@ -191,6 +191,13 @@ def capture(
         bool, typer.Option(help="Also capture the base (pair presets: always)")
     ] = False,
     overwrite: bool = False,
+    length_sorted: Annotated[
+        bool,
+        typer.Option(
+            help="Batch traces of similar length (faster on mixed lengths; same rows, values "
+            "equal to rounding, not bit for bit)"
+        ),
+    ] = False,
 ) -> None:
     """Capture activations of traces, labelled by segment, streamed to disk (resumable)."""
     from krel_interp.capture import CaptureConfig, capture_pair, capture_traces, resolve_sites
@@ -211,7 +218,15 @@ def capture(
     if pair is not None:
         resolve_sites(config, pair.organism.n_layers)
         with progress_bar("capturing base + organism", 2 * len(items)) as advance:
-            capture_pair(pair, items, config, out, overwrite=overwrite, progress=advance)
+            capture_pair(
+                pair,
+                items,
+                config,
+                out,
+                overwrite=overwrite,
+                progress=advance,
+                length_sorted=length_sorted,
+            )
         console.print(f"paired store written to {out}/base and {out}/organism")
         return
     lm = _load(model, adapter)
@@ -224,6 +239,7 @@ def capture(
             out,
             overwrite=overwrite,
             progress=advance,
+            length_sorted=length_sorted,
         )
     console.print(f"{store.n_rows} rows x {len(store.sites)} sites written to {out}")
 
