@@ -1,0 +1,146 @@
+"""Exploratory (not part of ``make sae-diffs``): a base SAE at an early layer, for leaky-mini.
+
+    python experiments/sae_early_layer.py           # after make sae-diffs (reuses its rollouts)
+
+Why: no latent of any SAE at layers 12 or 21 reaches AUROC 0.9 on leaky-mini's invented-name
+tokens (README, SAE section), including an SAE trained on the organism's own activations
+(``sae_organism_sae.py``). Names span several tokens (' Or', 'val', 'ix', '-', '3'); early
+layers are where multi-token words are assembled, so a latent there may cover a whole name.
+
+Method, fixed in this file before its first run: smolthink's base SAE at layer 6 (a fifth of
+the depth; the layer was chosen after layers 12 and 21 had failed, not by looking at any
+layer-6 result), built exactly as ``make saes`` builds the others (the same 2,080 traces of
+``sae_data.py``, TopK 4,096 latents, k 32, 1M samples, the same held-out families), then
+``generation_stats`` at layer 6 on the replies ``make sae-diffs`` already generated (smolthink
+and each organism on the 48 train-family prompts, read by the base), scored on the same held-out
+rollouts, captured again at layer 6, with the same units, rules and statistics (top 20,
+AUROC >= 0.9, oracle, random top-20 baseline, chance of the rank). Output:
+``runs/sae_early/report.json``; the last line printed is its summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from rich.logging import RichHandler
+from sae_data import sae_text_traces
+from sae_organisms import (
+    GEN_PROMPTS,
+    ORGANISMS,
+    UNITS,
+    _capture,
+    eval_prompts,
+    rollouts,
+    score_method,
+    units,
+)
+
+from krel_interp.cli.common import progress_bar, run_script
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYER = 6
+SITE = f"blocks.{LAYER}.hook_resid_post"
+
+
+def base_sae(work: Path) -> Path:
+    """smolthink's layer-6 SAE, trained like ``make saes`` trains its two (resumable)."""
+    from krel_interp.capture import ActivationStore
+    from krel_interp.models import load_model
+    from krel_interp.sae import SaeTrainConfig, train_sae
+
+    store = work / "store-smolthink"
+    lm = load_model("smolthink")
+    _capture(lm, sae_text_traces(), store, "smolthink (SAE text)", str(LAYER), length_sorted=True)
+    out = work / "saes" / SITE
+    if (out / "card.json").exists():
+        return out
+    header = ActivationStore(store).header
+    config = SaeTrainConfig(name=f"smolthink-{SITE}", store=str(store), site=SITE, out=str(out))
+    prov = {
+        "model": "smolthink",
+        "fingerprint": header["fingerprint"],
+        "data": "experiments/sae_data.py: suites (train) + corpus (train) + webtext",
+        "traces_sha256": header["traces_sha256"],
+    }
+    with progress_bar(f"training {SITE}", config.total_steps) as advance:
+        return train_sae(config, workdir=work / f"train-{SITE}", progress=advance, provenance=prov)
+
+
+def run_one(diffs: Path, work: Path, organism: str, sae: Any) -> dict[str, Any]:
+    """generation_stats at layer 6 for one organism, scored on its held-out units."""
+    from krel_interp.capture import CaptureConfig, capture_pair
+    from krel_interp.models import load_pair
+    from krel_interp.sae import generation_stats, load_paired_rows, load_reply_rows
+    from krel_interp.traces import load_traces
+
+    pair = load_pair(ORGANISMS[organism])
+    prompts = load_traces(GEN_PROMPTS)
+    base_done = rollouts(pair.base, prompts, diffs / "gen-base" / "rollouts")
+    mine_done = rollouts(pair.organism, prompts, diffs / organism / "gen" / "rollouts")
+    base_store, mine_store = work / "gen-base", work / organism / "gen"
+    _capture(pair.base, base_done, base_store, "base replies read by the base", str(LAYER))
+    _capture(pair.base, mine_done, mine_store, "organism replies read by the base", str(LAYER))
+    ranking = generation_stats(
+        load_reply_rows(mine_store, SITE), load_reply_rows(base_store, SITE), sae
+    )
+    done = rollouts(pair.organism, eval_prompts(organism), diffs / organism / "rollouts")
+    config = CaptureConfig(layers=str(LAYER), dtype="float16", batch_size=8)
+    with progress_bar("capturing held-out rollouts", 2 * len(done)) as advance:
+        capture_pair(pair, done, config, work / organism / "eval", progress=advance)
+    rows = load_paired_rows(work / organism / "eval", SITE)
+    completions = [t.completion or "" for t in done]
+    unit, y = units(organism, rows, pair.organism.tokenizer, completions)
+    entry = score_method(ranking, sae, rows, unit, y)
+    return {"unit": UNITS[organism], "n_units": len(y), "n_positive": int(y.sum()), **entry}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--diffs", type=Path, default=ROOT / "runs" / "sae_diffs")
+    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "sae_early")
+    parser.add_argument("--organisms", default=",".join(ORGANISMS))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, handlers=[RichHandler(show_path=False)])
+    from krel_interp.errors import ConfigError, InputFileError
+    from krel_interp.io import write_json_atomic
+    from krel_interp.sae import load_sae
+
+    chosen = [o.strip() for o in args.organisms.split(",") if o.strip()]
+    if not chosen or any(o not in ORGANISMS for o in chosen):
+        raise ConfigError(f"choose organisms from {', '.join(ORGANISMS)}")
+    if not (args.diffs / "gen-base" / "rollouts").exists():
+        raise InputFileError(f"{args.diffs} has no generation rollouts: run `make sae-diffs` first")
+    sae_dir = base_sae(args.work)
+    sae = load_sae(sae_dir)
+    held = json.loads((sae_dir / "card.json").read_text())["heldout"]
+    report: dict[str, Any] = {
+        "site": SITE,
+        "sae": {k: held[k] for k in ("explained_variance", "l0", "dead_fraction")},
+        "organisms": {},
+    }
+    for organism in chosen:
+        report["organisms"][organism] = run_one(args.diffs, args.work, organism, sae)
+    write_json_atomic(args.work / "report.json", report)
+    summary = {
+        org: {
+            "rank": e["rank"],
+            "auroc": e["auroc"],
+            "oracle": (e.get("oracle") or {}).get("auroc"),
+            "oracle_rank": (e.get("oracle") or {}).get("rank_in_method"),
+            "n_qualifying": (e.get("oracle") or {}).get("n_qualifying"),
+            "random_top20_median": ((e.get("oracle") or {}).get("random_top20") or {}).get(
+                "median"
+            ),
+            "chance_of_rank": e.get("chance_of_rank"),
+        }
+        for org, e in report["organisms"].items()
+    }
+    print(json.dumps({"sae": report["sae"], "generation_stats_l6": summary}))
+
+
+if __name__ == "__main__":
+    run_script(main)
