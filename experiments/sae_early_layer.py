@@ -14,7 +14,11 @@ layer-6 result), built exactly as ``make saes`` builds the others (the same 2,08
 ``generation_stats`` at layer 6 on the replies ``make sae-diffs`` already generated (smolthink
 and each organism on the 48 train-family prompts, read by the base), scored on the same held-out
 rollouts, captured again at layer 6, with the same units, rules and statistics (top 20,
-AUROC >= 0.9, oracle, random top-20 baseline, chance of the rank). Output:
+AUROC >= 0.9, oracle, random top-20 baseline, chance of the rank). Added after the first run,
+reporting only (the ranking and scoring are unchanged): a family-bootstrap interval for a
+recovered latent's AUROC and on how many positive and negative units it fires at all,
+``sae_probe_ceiling``'s supervised ceiling at layer 6, and the cards page of the top 5 latents
+(``runs/sae_early/ORG/cards_generation_stats_l6.html``). Output:
 ``runs/sae_early/report.json``; the last line printed is its summary.
 """
 
@@ -26,6 +30,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import torch
 from rich.logging import RichHandler
 from sae_data import sae_text_traces
 from sae_organisms import (
@@ -33,7 +38,9 @@ from sae_organisms import (
     ORGANISMS,
     UNITS,
     _capture,
+    cards_for,
     eval_prompts,
+    parse_organisms,
     rollouts,
     score_method,
     units,
@@ -95,7 +102,50 @@ def run_one(diffs: Path, work: Path, organism: str, sae: Any) -> dict[str, Any]:
     completions = [t.completion or "" for t in done]
     unit, y = units(organism, rows, pair.organism.tokenizer, completions)
     entry = score_method(ranking, sae, rows, unit, y)
-    return {"unit": UNITS[organism], "n_units": len(y), "n_positive": int(y.sum()), **entry}
+    record = {"pair": ORGANISMS[organism], "sae": sae.source, "store": work / organism / "eval"}
+    unembed = pair.organism.model.get_output_embeddings().weight.detach()
+    tok = pair.organism.tokenizer
+    cards_for(
+        work / organism, "generation_stats_l6", organism, record, ranking, sae, rows, tok, unembed
+    )
+    return {
+        "unit": UNITS[organism],
+        "n_units": len(y),
+        "n_positive": int(y.sum()),
+        **entry,
+        **uncertainty(rows, unit, y, sae, entry),
+    }
+
+
+@torch.no_grad()
+def uncertainty(rows: Any, unit: Any, y: Any, sae: Any, entry: dict[str, Any]) -> dict[str, Any]:
+    """Reporting only (fixed after the first run): a family-bootstrap interval for the AUROC
+    of the recovered latent, and ``sae_probe_ceiling``'s supervised ceiling at layer 6."""
+    from sae_organisms import pooled
+    from sae_probe_ceiling import ceiling, unit_means
+
+    from krel_interp.probes.metrics import auroc, bootstrap_ci
+
+    x, groups = unit_means(rows, unit, len(y))
+    out: dict[str, Any] = {"probe_ceiling": ceiling(x, y.float(), groups)}
+    if entry["rank"] is not None:
+        latent = entry["top20"][entry["rank"] - 1]
+        acts = torch.cat(
+            [
+                sae.sae.encode(rows.organism[i : i + 4096])[:, [latent]]
+                for i in range(0, len(rows), 4096)
+            ]
+        )
+        scores = pooled(acts, unit, len(y))[:, 0]
+        lo, hi = bootstrap_ci(auroc, scores, y.float(), groups)
+        fires = scores > 0
+        out["recovered_latent"] = {
+            "latent": latent,
+            "ci": [round(lo, 4), round(hi, 4)],
+            "fires_on_positive_units": f"{int(fires[y].sum())}/{int(y.sum())}",
+            "fires_on_negative_units": f"{int(fires[~y].sum())}/{int((~y).sum())}",
+        }
+    return out
 
 
 def main() -> None:
@@ -105,13 +155,11 @@ def main() -> None:
     parser.add_argument("--organisms", default=",".join(ORGANISMS))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, handlers=[RichHandler(show_path=False)])
-    from krel_interp.errors import ConfigError, InputFileError
+    from krel_interp.errors import InputFileError
     from krel_interp.io import write_json_atomic
     from krel_interp.sae import load_sae
 
-    chosen = [o.strip() for o in args.organisms.split(",") if o.strip()]
-    if not chosen or any(o not in ORGANISMS for o in chosen):
-        raise ConfigError(f"choose organisms from {', '.join(ORGANISMS)}")
+    chosen = parse_organisms(args.organisms)
     if not (args.diffs / "gen-base" / "rollouts").exists():
         raise InputFileError(f"{args.diffs} has no generation rollouts: run `make sae-diffs` first")
     sae_dir = base_sae(args.work)
@@ -136,6 +184,8 @@ def main() -> None:
                 "median"
             ),
             "chance_of_rank": e.get("chance_of_rank"),
+            "recovered_latent": e.get("recovered_latent"),
+            "probe_ceiling": e["probe_ceiling"],
         }
         for org, e in report["organisms"].items()
     }

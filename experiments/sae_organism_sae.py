@@ -35,6 +35,7 @@ from sae_organisms import (
     UNITS,
     ensure_sae,
     eval_prompts,
+    parse_organisms,
     rollouts,
     score_method,
     units,
@@ -106,12 +107,9 @@ def main() -> None:
     parser.add_argument("--organisms", default=",".join(ORGANISMS))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, handlers=[RichHandler(show_path=False)])
-    from krel_interp.errors import ConfigError
     from krel_interp.io import write_json_atomic
 
-    chosen = [o.strip() for o in args.organisms.split(",") if o.strip()]
-    if not chosen or any(o not in ORGANISMS for o in chosen):
-        raise ConfigError(f"choose organisms from {', '.join(ORGANISMS)}")
+    chosen = parse_organisms(args.organisms)
     report = {"site": SITE, "layer": LAYER, "d_sae": D_SAE, "k": K, "organisms": {}}
     for organism in chosen:
         report["organisms"][organism] = run_one(args.work, organism)

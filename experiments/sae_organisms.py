@@ -450,6 +450,17 @@ def with_fresh(entry: dict, fresh: dict, ranking: Any, sae: Any) -> dict:
 # --- main -----------------------------------------------------------------------------------
 
 
+def parse_organisms(text: str) -> list[str]:
+    """A comma-separated subset of :data:`ORGANISMS` (a one-line error otherwise)."""
+    from krel_interp.errors import ConfigError
+
+    chosen = [o.strip() for o in text.split(",") if o.strip()]
+    unknown = [o for o in chosen if o not in ORGANISMS]
+    if unknown or not chosen:
+        raise ConfigError(f"unknown organism {unknown}; choose from {', '.join(ORGANISMS)}")
+    return chosen
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "sae_diffs")
@@ -467,7 +478,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, handlers=[RichHandler(show_path=False)])
 
     from krel_interp.capture import CaptureConfig, capture_pair
-    from krel_interp.errors import ConfigError, InputFileError
+    from krel_interp.errors import InputFileError
     from krel_interp.io import write_json_atomic
     from krel_interp.models import load_pair
     from krel_interp.sae import load_paired_rows, load_sae, rank_latents
@@ -485,10 +496,7 @@ def main() -> None:
     }
     base_store = work / "diff-base"
     base_fp = None
-    chosen = [o.strip() for o in args.organisms.split(",") if o.strip()]
-    unknown = [o for o in chosen if o not in ORGANISMS]
-    if unknown or not chosen:
-        raise ConfigError(f"unknown organism {unknown}; choose from {', '.join(ORGANISMS)}")
+    chosen = parse_organisms(args.organisms)
     for organism in chosen:
         pair_name = ORGANISMS[organism]
         pair = load_pair(pair_name)
