@@ -1,6 +1,7 @@
 """Exploratory (not part of ``make sae-diffs``): a base SAE at an early layer, for leaky-mini.
 
-    python experiments/sae_early_layer.py           # after make sae-diffs (reuses its rollouts)
+    python experiments/sae_early_layer.py               # layer 6; after make sae-diffs
+    python experiments/sae_early_layer.py --layer 25    # the second exploratory layer
 
 Why: no latent of any SAE at layers 12 or 21 reaches AUROC 0.9 on leaky-mini's invented-name
 tokens (README, SAE section), including an SAE trained on the organism's own activations
@@ -18,8 +19,13 @@ AUROC >= 0.9, oracle, random top-20 baseline, chance of the rank). Added after t
 reporting only (the ranking and scoring are unchanged): a family-bootstrap interval for a
 recovered latent's AUROC and on how many positive and negative units it fires at all,
 ``sae_probe_ceiling``'s supervised ceiling at layer 6, and the cards page of the top 5 latents
-(``runs/sae_early/ORG/cards_generation_stats_l6.html``). Output:
-``runs/sae_early/report.json``; the last line printed is its summary.
+(``runs/sae_early/layer-6/ORG/cards_generation_stats_l6.html``). Output:
+``runs/sae_early/layer-6/report.json``; the last line printed is its summary.
+
+``--layer 25`` (added after the layer-6 run, before any layer-25 run, as the last layer-6 note's
+"next"): the same procedure at layer 25, to tell "no single latent anywhere" from "not at the
+layers tried"; it is a fifth site searched, so a hit there would be reported as such, not as a
+recovery chosen in advance.
 """
 
 from __future__ import annotations
@@ -50,35 +56,40 @@ from krel_interp.cli.common import progress_bar, run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYER = 6
-SITE = f"blocks.{LAYER}.hook_resid_post"
 
 
-def base_sae(work: Path) -> Path:
-    """smolthink's layer-6 SAE, trained like ``make saes`` trains its two (resumable)."""
+def site_of(layer: int) -> str:
+    """The residual-stream site of ``layer``."""
+    return f"blocks.{layer}.hook_resid_post"
+
+
+def base_sae(work: Path, layer: int) -> Path:
+    """smolthink's SAE at ``layer``, trained like ``make saes`` trains its two (resumable)."""
     from krel_interp.capture import ActivationStore
     from krel_interp.models import load_model
     from krel_interp.sae import SaeTrainConfig, train_sae
 
     store = work / "store-smolthink"
     lm = load_model("smolthink")
-    _capture(lm, sae_text_traces(), store, "smolthink (SAE text)", str(LAYER), length_sorted=True)
-    out = work / "saes" / SITE
+    _capture(lm, sae_text_traces(), store, "smolthink (SAE text)", str(layer), length_sorted=True)
+    site = site_of(layer)
+    out = work / "saes" / site
     if (out / "card.json").exists():
         return out
     header = ActivationStore(store).header
-    config = SaeTrainConfig(name=f"smolthink-{SITE}", store=str(store), site=SITE, out=str(out))
+    config = SaeTrainConfig(name=f"smolthink-{site}", store=str(store), site=site, out=str(out))
     prov = {
         "model": "smolthink",
         "fingerprint": header["fingerprint"],
         "data": "experiments/sae_data.py: suites (train) + corpus (train) + webtext",
         "traces_sha256": header["traces_sha256"],
     }
-    with progress_bar(f"training {SITE}", config.total_steps) as advance:
-        return train_sae(config, workdir=work / f"train-{SITE}", progress=advance, provenance=prov)
+    with progress_bar(f"training {site}", config.total_steps) as advance:
+        return train_sae(config, workdir=work / f"train-{site}", progress=advance, provenance=prov)
 
 
-def run_one(diffs: Path, work: Path, organism: str, sae: Any) -> dict[str, Any]:
-    """generation_stats at layer 6 for one organism, scored on its held-out units."""
+def run_one(diffs: Path, work: Path, organism: str, sae: Any, layer: int) -> dict[str, Any]:
+    """generation_stats at ``layer`` for one organism, scored on its held-out units."""
     from krel_interp.capture import CaptureConfig, capture_pair
     from krel_interp.models import load_pair
     from krel_interp.sae import generation_stats, load_paired_rows, load_reply_rows
@@ -89,16 +100,18 @@ def run_one(diffs: Path, work: Path, organism: str, sae: Any) -> dict[str, Any]:
     base_done = rollouts(pair.base, prompts, diffs / "gen-base" / "rollouts")
     mine_done = rollouts(pair.organism, prompts, diffs / organism / "gen" / "rollouts")
     base_store, mine_store = work / "gen-base", work / organism / "gen"
-    _capture(pair.base, base_done, base_store, "base replies read by the base", str(LAYER))
-    _capture(pair.base, mine_done, mine_store, "organism replies read by the base", str(LAYER))
+    _capture(pair.base, base_done, base_store, "base replies read by the base", str(layer))
+    _capture(pair.base, mine_done, mine_store, "organism replies read by the base", str(layer))
     ranking = generation_stats(
-        load_reply_rows(mine_store, SITE), load_reply_rows(base_store, SITE), sae
+        load_reply_rows(mine_store, site_of(layer)),
+        load_reply_rows(base_store, site_of(layer)),
+        sae,
     )
     done = rollouts(pair.organism, eval_prompts(organism), diffs / organism / "rollouts")
-    config = CaptureConfig(layers=str(LAYER), dtype="float16", batch_size=8)
+    config = CaptureConfig(layers=str(layer), dtype="float16", batch_size=8)
     with progress_bar("capturing held-out rollouts", 2 * len(done)) as advance:
         capture_pair(pair, done, config, work / organism / "eval", progress=advance)
-    rows = load_paired_rows(work / organism / "eval", SITE)
+    rows = load_paired_rows(work / organism / "eval", site_of(layer))
     completions = [t.completion or "" for t in done]
     unit, y = units(organism, rows, pair.organism.tokenizer, completions)
     entry = score_method(ranking, sae, rows, unit, y)
@@ -106,21 +119,31 @@ def run_one(diffs: Path, work: Path, organism: str, sae: Any) -> dict[str, Any]:
     unembed = pair.organism.model.get_output_embeddings().weight.detach()
     tok = pair.organism.tokenizer
     cards_for(
-        work / organism, "generation_stats_l6", organism, record, ranking, sae, rows, tok, unembed
+        work / organism,
+        f"generation_stats_l{layer}",
+        organism,
+        record,
+        ranking,
+        sae,
+        rows,
+        tok,
+        unembed,
     )
     return {
         "unit": UNITS[organism],
         "n_units": len(y),
         "n_positive": int(y.sum()),
         **entry,
-        **uncertainty(rows, unit, y, sae, entry),
+        **uncertainty(rows, unit, y, sae, entry, layer),
     }
 
 
 @torch.no_grad()
-def uncertainty(rows: Any, unit: Any, y: Any, sae: Any, entry: dict[str, Any]) -> dict[str, Any]:
+def uncertainty(
+    rows: Any, unit: Any, y: Any, sae: Any, entry: dict[str, Any], layer: int
+) -> dict[str, Any]:
     """Reporting only (fixed after the first run): a family-bootstrap interval for the AUROC
-    of the recovered latent, and ``sae_probe_ceiling``'s supervised ceiling at layer 6."""
+    of the recovered latent, and ``sae_probe_ceiling``'s supervised ceiling at ``layer``."""
     from sae_organisms import pooled
     from sae_probe_ceiling import ceiling, unit_means
 
@@ -151,7 +174,8 @@ def uncertainty(rows: Any, unit: Any, y: Any, sae: Any, entry: dict[str, Any]) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--diffs", type=Path, default=ROOT / "runs" / "sae_diffs")
-    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "sae_early")
+    parser.add_argument("--layer", type=int, default=LAYER, help="layer 6 or 25 (see the doc)")
+    parser.add_argument("--work", type=Path, default=None, help="default runs/sae_early/layer-N")
     parser.add_argument("--organisms", default=",".join(ORGANISMS))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, handlers=[RichHandler(show_path=False)])
@@ -162,17 +186,18 @@ def main() -> None:
     chosen = parse_organisms(args.organisms)
     if not (args.diffs / "gen-base" / "rollouts").exists():
         raise InputFileError(f"{args.diffs} has no generation rollouts: run `make sae-diffs` first")
-    sae_dir = base_sae(args.work)
+    work = args.work or ROOT / "runs" / "sae_early" / f"layer-{args.layer}"
+    sae_dir = base_sae(work, args.layer)
     sae = load_sae(sae_dir)
     held = json.loads((sae_dir / "card.json").read_text())["heldout"]
     report: dict[str, Any] = {
-        "site": SITE,
+        "site": site_of(args.layer),
         "sae": {k: held[k] for k in ("explained_variance", "l0", "dead_fraction")},
         "organisms": {},
     }
     for organism in chosen:
-        report["organisms"][organism] = run_one(args.diffs, args.work, organism, sae)
-    write_json_atomic(args.work / "report.json", report)
+        report["organisms"][organism] = run_one(args.diffs, work, organism, sae, args.layer)
+    write_json_atomic(work / "report.json", report)
     summary = {
         org: {
             "rank": e["rank"],
@@ -189,7 +214,7 @@ def main() -> None:
         }
         for org, e in report["organisms"].items()
     }
-    print(json.dumps({"sae": report["sae"], "generation_stats_l6": summary}))
+    print(json.dumps({"sae": report["sae"], f"generation_stats_l{args.layer}": summary}))
 
 
 if __name__ == "__main__":
