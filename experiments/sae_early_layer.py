@@ -134,13 +134,13 @@ def run_one(diffs: Path, work: Path, organism: str, sae: Any, layer: int) -> dic
         "n_units": len(y),
         "n_positive": int(y.sum()),
         **entry,
-        **uncertainty(rows, unit, y, sae, entry, layer),
+        **uncertainty(rows, unit, y, sae, ranking, entry, layer),
     }
 
 
 @torch.no_grad()
 def uncertainty(
-    rows: Any, unit: Any, y: Any, sae: Any, entry: dict[str, Any], layer: int
+    rows: Any, unit: Any, y: Any, sae: Any, ranking: Any, entry: dict[str, Any], layer: int
 ) -> dict[str, Any]:
     """Reporting only (fixed after the first run): a family-bootstrap interval for the AUROC
     of the recovered latent, and ``sae_probe_ceiling``'s supervised ceiling at ``layer``."""
@@ -148,17 +148,13 @@ def uncertainty(
     from sae_probe_ceiling import ceiling, unit_means
 
     from krel_interp.probes.metrics import auroc, bootstrap_ci
+    from krel_interp.sae import latent_activations
 
     x, groups = unit_means(rows, unit, len(y))
     out: dict[str, Any] = {"probe_ceiling": ceiling(x, y.float(), groups)}
     if entry["rank"] is not None:
         latent = entry["top20"][entry["rank"] - 1]
-        acts = torch.cat(
-            [
-                sae.sae.encode(rows.organism[i : i + 4096])[:, [latent]]
-                for i in range(0, len(rows), 4096)
-            ]
-        )
+        acts = latent_activations(ranking, sae, rows.base, rows.organism, (latent,))
         scores = pooled(acts, unit, len(y))[:, 0]
         lo, hi = bootstrap_ci(auroc, scores, y.float(), groups)
         fires = scores > 0

@@ -101,7 +101,12 @@ console = Console()
 
 
 def _capture(
-    lm: Any, traces: list, out: Path, what: str, layers: str = str(LAYER), length_sorted=False
+    lm: Any,
+    traces: list,
+    out: Path,
+    what: str,
+    layers: str = str(LAYER),
+    length_sorted: bool = False,
 ) -> None:
     from krel_interp.capture import CaptureConfig, capture_traces
 

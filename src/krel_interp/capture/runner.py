@@ -198,24 +198,18 @@ def _capture_window(
     """Forward ``window`` in batches of similar length (less padding), then hand every trace
     to the writer in its original order, so the store is the same as in-order batching."""
     order = sorted(range(len(window)), key=lambda i: len(window[i].seg.input_ids))
-    done: dict[int, _TraceRows] = {}
+    done: dict[int, tuple[dict[str, Tensor], dict[str, Tensor], dict[str, Any]]] = {}
     for b in range(0, len(order), config.batch_size):
         picked = order[b : b + config.batch_size]
         batch = [window[i] for i in picked]
         for i, (rows, cols, record, views) in zip(
             picked, _forward_rows(rec, batch, config, dtype, pad_id, device), strict=True
         ):  # rows outlive the batch here: never keep views into its activations
-            done[i] = (
-                {k: v.clone() for k, v in rows.items()} if views else rows,
-                cols,
-                record,
-                False,
-            )
+            done[i] = ({k: v.clone() for k, v in rows.items()} if views else rows, cols, record)
         if progress:
             progress(len(batch))
     for i in range(len(window)):
-        rows, cols, record, _ = done.pop(i)
-        writer.add(rows, cols, record)
+        writer.add(*done.pop(i))
     writer.end_batch()
 
 
