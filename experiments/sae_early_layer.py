@@ -26,6 +26,17 @@ recovered latent's AUROC and on how many positive and negative units it fires at
 "next"): the same procedure at layer 25, to tell "no single latent anywhere" from "not at the
 layers tried"; it is a fifth site searched, so a hit there would be reported as such, not as a
 recovery chosen in advance.
+
+``--layer 21 --matryoshka --store runs/saes/store-smolthink`` (added after the layer-25 run,
+before any Matryoshka run): a diagnostic (``sae_leaky_units.py``) showed that at layers 12 and 21
+the latents that best detect invented-name tokens fire on about half of a name's tokens (some
+sub-words) and almost nowhere else: the name is split across token-specific latents, the
+pattern Matryoshka SAEs were made against (feature absorption). So: a Matryoshka BatchTopK SAE
+at layer 21 (prefix widths 128, 512, 2,048, 4,096; k 32; otherwise the same data, 1M samples and
+held-out families as the shipped one, read from ``make saes``'s store instead of capturing it
+again), then the same ``generation_stats`` procedure and scoring. The oracle over all 4,096
+latents answers the question whether any latent covers the names; the rank answers whether a
+blind method finds it. Output: ``runs/sae_early/layer-21-matryoshka/``.
 """
 
 from __future__ import annotations
@@ -56,6 +67,7 @@ from krel_interp.cli.common import progress_bar, run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYER = 6
+MATRYOSHKA_WIDTHS = (128, 512, 2048, 4096)
 
 
 def site_of(layer: int) -> str:
@@ -63,21 +75,31 @@ def site_of(layer: int) -> str:
     return f"blocks.{layer}.hook_resid_post"
 
 
-def base_sae(work: Path, layer: int) -> Path:
-    """smolthink's SAE at ``layer``, trained like ``make saes`` trains its two (resumable)."""
+def base_sae(work: Path, layer: int, matryoshka: bool = False, store: Path | None = None) -> Path:
+    """smolthink's SAE at ``layer``, trained like ``make saes`` trains its two (resumable);
+    from ``store`` when given (it must hold the site), else captured into ``work``."""
     from krel_interp.capture import ActivationStore
+    from krel_interp.errors import InputFileError
     from krel_interp.models import load_model
     from krel_interp.sae import SaeTrainConfig, train_sae
 
-    store = work / "store-smolthink"
-    lm = load_model("smolthink")
-    _capture(lm, sae_text_traces(), store, "smolthink (SAE text)", str(layer), length_sorted=True)
     site = site_of(layer)
+    if store is None:
+        store = work / "store-smolthink"
+        lm = load_model("smolthink")
+        traces = sae_text_traces()
+        _capture(lm, traces, store, "smolthink (SAE text)", str(layer), length_sorted=True)
+    elif site not in ActivationStore(store).header.get("sites", ()):
+        raise InputFileError(f"{store} holds no {site}")
     out = work / "saes" / site
     if (out / "card.json").exists():
         return out
     header = ActivationStore(store).header
     config = SaeTrainConfig(name=f"smolthink-{site}", store=str(store), site=site, out=str(out))
+    if matryoshka:
+        config = config.with_(
+            architecture="matryoshka_batchtopk", matryoshka_widths=MATRYOSHKA_WIDTHS
+        )
     prov = {
         "model": "smolthink",
         "fingerprint": header["fingerprint"],
@@ -172,6 +194,8 @@ def main() -> None:
     parser.add_argument("--diffs", type=Path, default=ROOT / "runs" / "sae_diffs")
     parser.add_argument("--layer", type=int, default=LAYER, help="layer 6 or 25 (see the doc)")
     parser.add_argument("--work", type=Path, default=None, help="default runs/sae_early/layer-N")
+    parser.add_argument("--matryoshka", action="store_true", help="a Matryoshka BatchTopK SAE")
+    parser.add_argument("--store", type=Path, default=None, help="an existing store of the site")
     parser.add_argument("--organisms", default=",".join(ORGANISMS))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, handlers=[RichHandler(show_path=False)])
@@ -182,13 +206,15 @@ def main() -> None:
     chosen = parse_organisms(args.organisms)
     if not (args.diffs / "gen-base" / "rollouts").exists():
         raise InputFileError(f"{args.diffs} has no generation rollouts: run `make sae-diffs` first")
-    work = args.work or ROOT / "runs" / "sae_early" / f"layer-{args.layer}"
-    sae_dir = base_sae(work, args.layer)
+    name = f"layer-{args.layer}" + ("-matryoshka" if args.matryoshka else "")
+    work = args.work or ROOT / "runs" / "sae_early" / name
+    sae_dir = base_sae(work, args.layer, args.matryoshka, args.store)
     sae = load_sae(sae_dir)
     held = json.loads((sae_dir / "card.json").read_text())["heldout"]
     report: dict[str, Any] = {
         "site": site_of(args.layer),
         "sae": {k: held[k] for k in ("explained_variance", "l0", "dead_fraction")},
+        "architecture": "matryoshka_batchtopk" if args.matryoshka else "topk",
         "organisms": {},
     }
     for organism in chosen:

@@ -189,3 +189,12 @@ def test_chance_of_rank_is_the_hypergeometric_tail():
     assert chance_of_rank(3, 10, 0) == 0.0 and chance_of_rank(8, 10, 3) == 1.0
     with pytest.raises(ValueError):
         chance_of_rank(0, 10, 1)
+
+
+def test_config_from_toml_reads_matryoshka_widths(tmp_path):
+    path = tmp_path / "m.toml"
+    path.write_text(
+        'name = "x"\nstore = "s"\nsite = "blocks.1.hook_resid_post"\nout = "o"\n'
+        'architecture = "matryoshka_batchtopk"\nmatryoshka_widths = [128, 1024, 4096]\n'
+    )
+    assert load_sae_config(path).matryoshka_widths == (128, 1024, 4096)

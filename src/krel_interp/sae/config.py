@@ -10,7 +10,7 @@ from krel_interp.errors import ConfigError
 from krel_interp.io import read_toml
 
 KINDS = ("base", "diff", "crosscoder")
-ARCHITECTURES = ("topk", "batchtopk")
+ARCHITECTURES = ("topk", "batchtopk", "matryoshka_batchtopk")
 MIN_POSITION = 1  # position 0 is an attention sink
 SINK_FACTOR = 10.0  # rows above this multiple of the median norm are sinks too
 
@@ -27,7 +27,12 @@ class SaeTrainConfig:
         out: output directory (sae-lens layout: ``cfg.json``, ``sae_weights.safetensors``,
             plus ``card.json``).
         kind: ``base``, ``diff`` or ``crosscoder``.
-        architecture: ``topk`` (saved as TopK) or ``batchtopk`` (saved as JumpReLU).
+        architecture: ``topk`` (saved as TopK), ``batchtopk`` or ``matryoshka_batchtopk``
+            (both saved as JumpReLU). A Matryoshka SAE (Bussmann et al. 2025) also trains each
+            prefix of its latents to reconstruct alone, so general features are learned early
+            instead of being absorbed into token-specific ones.
+        matryoshka_widths: strictly increasing prefix widths ending at ``d_sae``
+            (``matryoshka_batchtopk`` only, and required there).
         d_sae, k: width and active latents per token (mean over the batch for batchtopk).
         training_tokens: samples seen in training (epochs over the rows as needed).
         batch_size, lr: optimiser settings; lr decays linearly over the last 20% of steps.
@@ -50,6 +55,7 @@ class SaeTrainConfig:
     kind: str = "base"
     architecture: str = "topk"
     d_sae: int = 4096
+    matryoshka_widths: tuple[int, ...] | None = None
     k: int = 32
     training_tokens: int = 1_000_000
     batch_size: int = 1024
@@ -70,6 +76,7 @@ class SaeTrainConfig:
             raise ConfigError(
                 f"unknown architecture {self.architecture!r}; valid: {', '.join(ARCHITECTURES)}"
             )
+        self._check_matryoshka()
         if not 0 < self.k < self.d_sae:
             raise ConfigError(f"k must be in (0, d_sae); got k={self.k}, d_sae={self.d_sae}")
         if self.training_tokens < self.batch_size or self.batch_size < 1:
@@ -82,6 +89,21 @@ class SaeTrainConfig:
             raise ConfigError("segments must be a list of segment names")
         if self.sink_factor <= 1:
             raise ConfigError("sink_factor must exceed 1")
+
+    def _check_matryoshka(self) -> None:
+        widths = self.matryoshka_widths
+        if self.architecture != "matryoshka_batchtopk":
+            if widths is not None:
+                raise ConfigError("matryoshka_widths needs architecture = matryoshka_batchtopk")
+            return
+        if not widths:
+            raise ConfigError("matryoshka_batchtopk needs matryoshka_widths, e.g. [128, 512, 4096]")
+        steps = list(zip(widths, widths[1:], strict=False))
+        if widths[0] < 1 or any(a >= b for a, b in steps) or widths[-1] != self.d_sae:
+            raise ConfigError(
+                f"matryoshka_widths must increase strictly from >= 1 to d_sae={self.d_sae}; "
+                f"got {list(widths)}"
+            )
 
     @property
     def total_steps(self) -> int:
@@ -107,8 +129,9 @@ def load_sae_config(path: str | Path, **overrides: Any) -> SaeTrainConfig:
         raise ConfigError(f"{path}: unknown key(s) {unknown}; valid: {', '.join(sorted(known))}")
     if isinstance(raw.get("segments"), str):
         raise ConfigError(f'{path}: segments must be a list, e.g. ["think"]')
-    if isinstance(raw.get("segments"), list):
-        raw["segments"] = tuple(raw["segments"])
+    for key in ("segments", "matryoshka_widths"):
+        if isinstance(raw.get(key), list):
+            raw[key] = tuple(raw[key])
     raw.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return SaeTrainConfig(**raw)

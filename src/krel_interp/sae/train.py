@@ -32,18 +32,37 @@ Progress = Callable[[int], None]
 CKPT = "checkpoint"
 
 
-def _sae_lens_config(config: SaeTrainConfig, d_in: int, meta: dict[str, Any]) -> Any:
-    from sae_lens.saes.batchtopk_sae import BatchTopKTrainingSAEConfig
-    from sae_lens.saes.topk_sae import TopKTrainingSAEConfig
+def _sae_lens_classes(architecture: str) -> tuple[Any, Any]:
+    """sae-lens's (training config class, training SAE class) for ``architecture``."""
+    from sae_lens.saes.batchtopk_sae import BatchTopKTrainingSAE, BatchTopKTrainingSAEConfig
+    from sae_lens.saes.matryoshka_batchtopk_sae import (
+        MatryoshkaBatchTopKTrainingSAE,
+        MatryoshkaBatchTopKTrainingSAEConfig,
+    )
+    from sae_lens.saes.topk_sae import TopKTrainingSAE, TopKTrainingSAEConfig
 
-    cls = TopKTrainingSAEConfig if config.architecture == "topk" else BatchTopKTrainingSAEConfig
-    cfg = cls(
+    return {
+        "topk": (TopKTrainingSAEConfig, TopKTrainingSAE),
+        "batchtopk": (BatchTopKTrainingSAEConfig, BatchTopKTrainingSAE),
+        "matryoshka_batchtopk": (
+            MatryoshkaBatchTopKTrainingSAEConfig,
+            MatryoshkaBatchTopKTrainingSAE,
+        ),
+    }[architecture]
+
+
+def _sae_lens_config(config: SaeTrainConfig, d_in: int, meta: dict[str, Any]) -> Any:
+    extra: dict[str, Any] = {}
+    if config.matryoshka_widths is not None:
+        extra["matryoshka_widths"] = list(config.matryoshka_widths)
+    cfg = _sae_lens_classes(config.architecture)[0](
         d_in=d_in,
         d_sae=config.d_sae,
         k=config.k,
         aux_loss_coefficient=config.aux_coefficient,
         dtype="float32",
         device="cpu",
+        **extra,
     )
     for key, value in meta.items():
         cfg.metadata[key] = value
@@ -148,9 +167,6 @@ def train_sae(
     counters); re-running after an interruption continues
     from the last checkpoint, and a checkpoint of another config or data is refused.
     """
-    from sae_lens.saes.batchtopk_sae import BatchTopKTrainingSAE
-    from sae_lens.saes.topk_sae import TopKTrainingSAE
-
     started = time.perf_counter()
     rows = rows or load_rows(
         config.store,
@@ -170,7 +186,7 @@ def train_sae(
     meta = {"hook_name": config.site, "krel_kind": config.kind, **prov}
     meta["model_name"] = prov.get("model") or prov.get("pair")
     cfg = _sae_lens_config(config, rows.train.shape[1], meta)
-    sae = (TopKTrainingSAE if config.architecture == "topk" else BatchTopKTrainingSAE)(cfg)
+    sae = _sae_lens_classes(config.architecture)[1](cfg)
     scale = scaling_factor(rows.train)
     trainer = _trainer(config, sae, None)  # batches are fed to ``step`` directly
     trainer.activation_scaler.scaling_factor = scale
