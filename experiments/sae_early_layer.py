@@ -2,6 +2,8 @@
 
     python experiments/sae_early_layer.py               # layer 6; after make sae-diffs
     python experiments/sae_early_layer.py --layer 25    # the second exploratory layer
+    python experiments/sae_early_layer.py --layer 21 --architecture matryoshka_batchtopk \
+        --store runs/saes/store-smolthink [--fresh] [--seed 1]    # see below
 
 Why: no latent of any SAE at layers 12 or 21 reaches AUROC 0.9 on leaky-mini's invented-name
 tokens (README, SAE section), including an SAE trained on the organism's own activations
@@ -27,7 +29,7 @@ recovered latent's AUROC and on how many positive and negative units it fires at
 layers tried"; it is a fifth site searched, so a hit there would be reported as such, not as a
 recovery chosen in advance.
 
-``--layer 21 --matryoshka --store runs/saes/store-smolthink`` (added after the layer-25 run,
+``--layer 21 --architecture matryoshka_batchtopk --store runs/saes/store-smolthink`` (added after the layer-25 run,
 before any Matryoshka run): a diagnostic (``sae_leaky_units.py``) showed that at layers 12 and 21
 the latents that best detect invented-name tokens fire on about half of a name's tokens (some
 sub-words) and almost nowhere else: the name is split across token-specific latents, the
@@ -37,6 +39,17 @@ held-out families as the shipped one, read from ``make saes``'s store instead of
 again), then the same ``generation_stats`` procedure and scoring. The oracle over all 4,096
 latents answers the question whether any latent covers the names; the rank answers whether a
 blind method finds it. Output: ``runs/sae_early/layer-21-matryoshka/``.
+
+Confirmation (declared after the first Matryoshka run, which ranked a leaky-mini latent 5th with
+AUROC 0.919, before any of these runs). That hypothesis came from looking at held-out units, so
+the units it was scored on are no longer clean. Three checks, same procedure otherwise:
+``--fresh`` scores the ranking again on units no step has looked at for this SAE: each
+organism's greedy rollouts of the 132 sealed-pair prompts (``krel_mini_sealed.jsonl``; new
+rollouts for leaky-mini), with intervals bootstrapped over prompt pairs (the file is one
+family); ``--seed 1`` trains the Matryoshka SAE again from another seed (does a qualifying
+latent reappear?); ``--architecture batchtopk`` trains a flat BatchTopK SAE with the same
+settings (is it the nested loss or BatchTopK?). Outputs ``layer-21-matryoshka[-seed1]`` and
+``layer-21-batchtopk``; with ``--fresh`` the report is ``report-fresh.json``.
 """
 
 from __future__ import annotations
@@ -75,7 +88,9 @@ def site_of(layer: int) -> str:
     return f"blocks.{layer}.hook_resid_post"
 
 
-def base_sae(work: Path, layer: int, matryoshka: bool = False, store: Path | None = None) -> Path:
+def base_sae(
+    work: Path, layer: int, architecture: str = "topk", store: Path | None = None, seed: int = 0
+) -> Path:
     """smolthink's SAE at ``layer``, trained like ``make saes`` trains its two (resumable);
     from ``store`` when given (it must hold the site), else captured into ``work``."""
     from krel_interp.capture import ActivationStore
@@ -95,11 +110,15 @@ def base_sae(work: Path, layer: int, matryoshka: bool = False, store: Path | Non
     if (out / "card.json").exists():
         return out
     header = ActivationStore(store).header
-    config = SaeTrainConfig(name=f"smolthink-{site}", store=str(store), site=site, out=str(out))
-    if matryoshka:
-        config = config.with_(
-            architecture="matryoshka_batchtopk", matryoshka_widths=MATRYOSHKA_WIDTHS
-        )
+    config = SaeTrainConfig(
+        name=f"smolthink-{site}",
+        store=str(store),
+        site=site,
+        out=str(out),
+        architecture=architecture,
+        seed=seed,
+        matryoshka_widths=MATRYOSHKA_WIDTHS if architecture == "matryoshka_batchtopk" else None,
+    )
     prov = {
         "model": "smolthink",
         "fingerprint": header["fingerprint"],
@@ -110,8 +129,11 @@ def base_sae(work: Path, layer: int, matryoshka: bool = False, store: Path | Non
         return train_sae(config, workdir=work / f"train-{site}", progress=advance, provenance=prov)
 
 
-def run_one(diffs: Path, work: Path, organism: str, sae: Any, layer: int) -> dict[str, Any]:
-    """generation_stats at ``layer`` for one organism, scored on its held-out units."""
+def run_one(
+    diffs: Path, work: Path, organism: str, sae: Any, layer: int, fresh: bool = False
+) -> dict[str, Any]:
+    """generation_stats at ``layer`` for one organism, scored on its held-out units (and on
+    the sealed-pair prompts' units with ``fresh``)."""
     from krel_interp.capture import CaptureConfig, capture_pair
     from krel_interp.models import load_pair
     from krel_interp.sae import generation_stats, load_paired_rows, load_reply_rows
@@ -151,13 +173,51 @@ def run_one(diffs: Path, work: Path, organism: str, sae: Any, layer: int) -> dic
         tok,
         unembed,
     )
-    return {
+    out = {
         "unit": UNITS[organism],
         "n_units": len(y),
         "n_positive": int(y.sum()),
         **entry,
         **uncertainty(rows, unit, y, sae, ranking, entry, layer),
     }
+    if fresh:
+        out["fresh_units"] = fresh_units(diffs, work, organism, pair, sae, ranking, layer)
+    return out
+
+
+def fresh_units(
+    diffs: Path, work: Path, organism: str, pair: Any, sae: Any, ranking: Any, layer: int
+) -> dict[str, Any]:
+    """The ranking scored again on the organism's rollouts of the sealed-pair prompts, with a
+    bootstrap over prompt pairs for the first qualifying latent."""
+    from sae_organisms import SEALED, pooled
+
+    from krel_interp.capture import CaptureConfig, capture_pair
+    from krel_interp.probes.metrics import auroc, bootstrap_ci
+    from krel_interp.sae import latent_activations, load_paired_rows
+    from krel_interp.traces import load_traces
+
+    done = rollouts(pair.organism, load_traces(SEALED), diffs / organism / "sealed-rollouts")
+    config = CaptureConfig(layers=str(layer), dtype="float16", batch_size=8)
+    with progress_bar("capturing sealed-pair rollouts", 2 * len(done)) as advance:
+        capture_pair(pair, done, config, work / organism / "fresh-eval", progress=advance)
+    rows = load_paired_rows(work / organism / "fresh-eval", site_of(layer))
+    completions = [t.completion or "" for t in done]
+    unit, y = units(organism, rows, pair.organism.tokenizer, completions)
+    entry = score_method(ranking, sae, rows, unit, y)
+    entry.pop("top20", None)
+    entry.update(n_units=len(y), n_positive=int(y.sum()))
+    if entry["rank"] is not None:
+        latent = ranking.latents[entry["rank"] - 1]
+        pairs = torch.full((len(y),), -1, dtype=torch.long)
+        keep = unit >= 0
+        pairs[unit[keep]] = rows.trace_index[keep]
+        groups = [str(done[t].meta.get("pair_id") or t) for t in pairs.tolist()]
+        acts = latent_activations(ranking, sae, rows.base, rows.organism, (latent,))
+        scores = pooled(acts, unit, len(y))[:, 0]
+        lo, hi = bootstrap_ci(auroc, scores, y.float(), groups)
+        entry["ci_over_pairs"] = [round(lo, 4), round(hi, 4)]
+    return entry
 
 
 @torch.no_grad()
@@ -194,7 +254,14 @@ def main() -> None:
     parser.add_argument("--diffs", type=Path, default=ROOT / "runs" / "sae_diffs")
     parser.add_argument("--layer", type=int, default=LAYER, help="layer 6 or 25 (see the doc)")
     parser.add_argument("--work", type=Path, default=None, help="default runs/sae_early/layer-N")
-    parser.add_argument("--matryoshka", action="store_true", help="a Matryoshka BatchTopK SAE")
+    parser.add_argument(
+        "--architecture",
+        choices=("topk", "batchtopk", "matryoshka_batchtopk"),
+        default="topk",
+        help="the base SAE's architecture (topk as make saes)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="the SAE's seed")
+    parser.add_argument("--fresh", action="store_true", help="also score on sealed-pair rollouts")
     parser.add_argument("--store", type=Path, default=None, help="an existing store of the site")
     parser.add_argument("--organisms", default=",".join(ORGANISMS))
     args = parser.parse_args()
@@ -206,20 +273,25 @@ def main() -> None:
     chosen = parse_organisms(args.organisms)
     if not (args.diffs / "gen-base" / "rollouts").exists():
         raise InputFileError(f"{args.diffs} has no generation rollouts: run `make sae-diffs` first")
-    name = f"layer-{args.layer}" + ("-matryoshka" if args.matryoshka else "")
+    suffix = {"topk": "", "batchtopk": "-batchtopk", "matryoshka_batchtopk": "-matryoshka"}
+    name = f"layer-{args.layer}{suffix[args.architecture]}" + (
+        f"-seed{args.seed}" if args.seed else ""
+    )
     work = args.work or ROOT / "runs" / "sae_early" / name
-    sae_dir = base_sae(work, args.layer, args.matryoshka, args.store)
+    sae_dir = base_sae(work, args.layer, args.architecture, args.store, args.seed)
     sae = load_sae(sae_dir)
     held = json.loads((sae_dir / "card.json").read_text())["heldout"]
     report: dict[str, Any] = {
         "site": site_of(args.layer),
         "sae": {k: held[k] for k in ("explained_variance", "l0", "dead_fraction")},
-        "architecture": "matryoshka_batchtopk" if args.matryoshka else "topk",
+        "architecture": args.architecture,
+        "seed": args.seed,
         "organisms": {},
     }
     for organism in chosen:
-        report["organisms"][organism] = run_one(args.diffs, work, organism, sae, args.layer)
-    write_json_atomic(work / "report.json", report)
+        entry = run_one(args.diffs, work, organism, sae, args.layer, args.fresh)
+        report["organisms"][organism] = entry
+    write_json_atomic(work / ("report-fresh.json" if args.fresh else "report.json"), report)
     summary = {
         org: {
             "rank": e["rank"],
@@ -233,6 +305,12 @@ def main() -> None:
             "chance_of_rank": e.get("chance_of_rank"),
             "recovered_latent": e.get("recovered_latent"),
             "probe_ceiling": e["probe_ceiling"],
+            "fresh_units": {
+                k: v
+                for k, v in (e.get("fresh_units") or {}).items()
+                if k in ("rank", "auroc", "n_units", "n_positive", "ci_over_pairs", "note")
+            }
+            or None,
         }
         for org, e in report["organisms"].items()
     }
