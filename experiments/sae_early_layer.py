@@ -29,16 +29,17 @@ recovered latent's AUROC and on how many positive and negative units it fires at
 layers tried"; it is a fifth site searched, so a hit there would be reported as such, not as a
 recovery chosen in advance.
 
-``--layer 21 --architecture matryoshka_batchtopk --store runs/saes/store-smolthink`` (added after the layer-25 run,
-before any Matryoshka run): a diagnostic (``sae_leaky_units.py``) showed that at layers 12 and 21
+``--layer 21 --architecture matryoshka_batchtopk --store runs/saes/store-smolthink`` (added after
+the layer-25 run, before any Matryoshka run; the flag was first spelled ``--matryoshka``): a
+diagnostic (``sae_leaky_units.py``, first run from a scratch copy) showed that at layers 12 and 21
 the latents that best detect invented-name tokens fire on about half of a name's tokens (some
-sub-words) and almost nowhere else: the name is split across token-specific latents, the
-pattern Matryoshka SAEs were made against (feature absorption). So: a Matryoshka BatchTopK SAE
-at layer 21 (prefix widths 128, 512, 2,048, 4,096; k 32; otherwise the same data, 1M samples and
-held-out families as the shipped one, read from ``make saes``'s store instead of capturing it
-again), then the same ``generation_stats`` procedure and scoring. The oracle over all 4,096
-latents answers the question whether any latent covers the names; the rank answers whether a
-blind method finds it. Output: ``runs/sae_early/layer-21-matryoshka/``.
+sub-words) and almost nowhere else: the name is split across token-specific latents, the pattern
+Matryoshka SAEs were made against (feature absorption). So: a Matryoshka BatchTopK SAE at layer 21
+(prefix widths 128, 512, 2,048, 4,096; k 32; otherwise the same data, 1M samples and held-out
+families as the shipped one, read from ``make saes``'s store instead of capturing it again), then
+the same ``generation_stats`` procedure and scoring. The oracle over all 4,096 latents answers the
+question whether any latent covers the names; the rank answers whether a blind method finds it.
+Output: ``runs/sae_early/layer-21-matryoshka/``.
 
 Confirmation (declared after the first Matryoshka run, which ranked a leaky-mini latent 5th with
 AUROC 0.919, before any of these runs). That hypothesis came from looking at held-out units, so
