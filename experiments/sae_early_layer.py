@@ -50,7 +50,9 @@ rollouts for leaky-mini), with intervals bootstrapped over prompt pairs (the fil
 family); ``--seed 1`` trains the Matryoshka SAE again from another seed (does a qualifying
 latent reappear?); ``--architecture batchtopk`` trains a flat BatchTopK SAE with the same
 settings (is it the nested loss or BatchTopK?). Outputs ``layer-21-matryoshka[-seed1]`` and
-``layer-21-batchtopk``; with ``--fresh`` the report is ``report-fresh.json``.
+``layer-21-batchtopk``; with ``--fresh`` the report is ``report-fresh.json``. ``--seed 2`` was
+added after seed 1 had ranked its name latent #28, before any seed-2 run, to count recoveries
+over three seeds instead of two; it is reported whatever it shows.
 """
 
 from __future__ import annotations
