@@ -119,7 +119,8 @@ steer-directions: $(STAMP)
 motivation: $(STAMP)
 	$(PY) experiments/motivation.py
 
-# smolthink's base SAEs (sae-lens, TopK 4,096 x k 32, layers 12 and 21) into saes/smolthink (~30 min).
+# smolthink's base SAEs (sae-lens, TopK 4,096 x k 32, layers 12 and 21) into saes/smolthink, and a
+# Matryoshka SAE at layer 21 into saes/smolthink-matryoshka (~35 min).
 saes: $(STAMP)
 	$(PY) experiments/build_saes.py
 

@@ -10,8 +10,11 @@ found (an oracle, like the recovery report's): the best AUROC on all name tokens
 unit), on each name alone, on the first token of each mention and on its other tokens; and, for
 the best latent on all name tokens, on what share of name tokens and of other answer tokens it
 fires at all. Each SAE reads the organism's activations of the same held-out rollouts, as in
-the recovery report. Output: ``runs/sae_diffs/leaky_units.json``; the last line printed is that
-report.
+the recovery report. Then, for the shipped Matryoshka SAE's name latent, what else it fires on:
+on leaky-mini's rollouts of the sealed-pair prompts (``sae_early_layer.py --fresh``), how many
+answer tokens outside the names it fires on, which tokens those are most often, and the contexts
+where it is strongest. Output: ``runs/sae_diffs/leaky_units.json``; the last line printed is
+that report.
 """
 
 from __future__ import annotations
@@ -35,9 +38,20 @@ SAES = (
     ("L12 topk (shipped)", "../saes/smolthink/blocks.12.hook_resid_post", "sae_diffs", "eval-12"),
     ("L21 topk (shipped)", "../saes/smolthink/blocks.21.hook_resid_post", "sae_diffs", "eval"),
     (
-        "L21 matryoshka",
-        "sae_early/layer-21-matryoshka/saes/blocks.21.hook_resid_post",
-        "sae_early/layer-21-matryoshka",
+        "L21 batchtopk",
+        "sae_early/layer-21-batchtopk/saes/blocks.21.hook_resid_post",
+        "sae_early/layer-21-batchtopk",
+    ),
+    (
+        "L21 matryoshka (shipped)",
+        "../saes/smolthink-matryoshka/blocks.21.hook_resid_post",
+        "sae_diffs",
+        "eval",
+    ),
+    (
+        "L21 matryoshka seed 1",
+        "sae_early/layer-21-matryoshka-seed1/saes/blocks.21.hook_resid_post",
+        "sae_early/layer-21-matryoshka-seed1",
     ),
     ("L25 topk", "sae_early/layer-25/saes/blocks.25.hook_resid_post", "sae_early/layer-25"),
 )
@@ -132,8 +146,48 @@ def main() -> None:
     store = RUNS / "sae_diffs" / "leaky-mini" / "eval"
     if store.exists():
         report["name_tokens"] = _token_counts(store, tokenizer)
+    shipped = report["saes"].get("L21 matryoshka (shipped)")
+    fresh = RUNS / "sae_early" / "layer-21-matryoshka" / "leaky-mini" / "fresh-eval"
+    if shipped and fresh.exists():
+        sae_dir = ROOT / "saes" / "smolthink-matryoshka" / "blocks.21.hook_resid_post"
+        latent = shipped["all_name_tokens"]["latent"]
+        report["name_latent_elsewhere"] = elsewhere(sae_dir, fresh, latent, tokenizer)
     write_json_atomic(args.out, report)
     print(json.dumps(report))
+
+
+@torch.no_grad()
+def elsewhere(sae_dir: Path, store: Path, latent: int, tokenizer: Any) -> dict[str, Any]:
+    """Where ``latent`` fires on answer tokens outside the invented names."""
+    from krel_interp.sae import load_paired_rows, load_sae
+
+    sae = load_sae(sae_dir)
+    rows = load_paired_rows(store, sae.site)
+    unit, lab = name_labels(rows, tokenizer)
+    x = rows.organism
+    act = torch.cat(
+        [sae.sae.encode(x[i : i + 4096].float())[:, latent] for i in range(0, len(x), 4096)]
+    )
+    keep = unit >= 0
+    other = keep.clone()
+    other[keep] = lab[unit[keep]] == 0
+    fired = other & (act > 0)
+    top_rows = other.nonzero().squeeze(-1)
+    top_rows = top_rows[torch.argsort(act[top_rows], descending=True)[:12]]
+    contexts = []
+    for r in top_rows.tolist():
+        near = (rows.trace_index == rows.trace_index[r]) & (rows.position <= rows.position[r])
+        near &= rows.position > rows.position[r] - 12
+        sel = near.nonzero().squeeze(-1)
+        sel = sel[torch.argsort(rows.position[sel])]
+        contexts.append([round(float(act[r]), 1), tokenizer.decode(rows.token_id[sel].tolist())])
+    counts = Counter(tokenizer.decode([int(t)]) for t in rows.token_id[fired].tolist())
+    return {
+        "latent": latent,
+        "fires_on_other_answer_tokens": f"{int(fired.sum())}/{int(other.sum())}",
+        "most_frequent_tokens": counts.most_common(25),
+        "strongest_contexts": contexts,
+    }
 
 
 def _token_counts(store: Path, tokenizer: Any) -> dict[str, int]:

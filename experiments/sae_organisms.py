@@ -29,6 +29,9 @@
    activation per prompt (``base_sae_stats``'s statistics), at layer 21 and, as
    ``generation_stats_l12``, at layer 12 (the other base SAE), scored on the same held-out
    units captured at that layer. No label is read; the prompt file's kinds are not used.
+   ``generation_stats_matryoshka`` is the same at layer 21 with smolthink's Matryoshka SAE
+   (``saes/smolthink-matryoshka``), added after exploratory runs (``sae_early_layer.py``) had
+   found it there and confirmed it on fresh units; so its rows here are not a blind test.
 3. Scoring from the cards: each organism's own greedy rollouts on held-out prompts (KREL-mini:
    two threats per test family and their matched controls; the others: the 60 neutral test
    prompts), captured through both models. Ground truth is a rule, named as such (``UNITS``):
@@ -93,6 +96,13 @@ GENERIC_SOURCES = ("controls", "neutral", "webtext")
 # reads both sets of replies, ranked with smolthink's base SAE at each of its two sites
 GEN_PROMPTS = ROOT / "experiments" / "data" / "krel_mini_steer_select.jsonl"
 GEN_LAYERS = (21, 12)
+# (method name, layer, SAE directory under saes/): the Matryoshka SAE was added after the
+# exploratory runs of sae_early_layer.py (README: how it came about), not declared with the rest
+GEN_SAES = (
+    ("generation_stats", 21, "smolthink"),
+    ("generation_stats_l12", 12, "smolthink"),
+    ("generation_stats_matryoshka", 21, "smolthink-matryoshka"),
+)
 SEALED = ROOT / "experiments" / "data" / "krel_mini_sealed.jsonl"
 console = Console()
 
@@ -361,24 +371,24 @@ def replies(base_lm: Any, lm: Any, work: Path, what: str) -> Path:
 def generation_methods(
     pair: Any, base_replies: Path, work: Path, done: list
 ) -> dict[str, tuple[Any, Any, Path]]:
-    """Per site: the ``generation_stats`` ranking, the base SAE and the held-out store there."""
+    """Per entry of :data:`GEN_SAES`: the ``generation_stats`` ranking, its base SAE and the
+    held-out store at its site."""
     from krel_interp.capture import CaptureConfig, capture_pair
     from krel_interp.sae import generation_stats, load_reply_rows, load_sae
 
     mine = replies(pair.base, pair.organism, work / "gen", "organism")
     out: dict[str, tuple[Any, Any, Path]] = {}
-    for layer in GEN_LAYERS:
+    for name, layer, sae_dir in GEN_SAES:
         site = f"blocks.{layer}.hook_resid_post"
-        sae = load_sae(ROOT / "saes" / "smolthink" / site)
+        sae = load_sae(ROOT / "saes" / sae_dir / site)
         ranking = generation_stats(
             load_reply_rows(mine, site), load_reply_rows(base_replies, site), sae
         )
         eval_dir = work / "eval" if layer == LAYER else work / f"eval-{layer}"
-        if layer != LAYER:
+        if layer != LAYER:  # the layer-21 store is captured in main; a complete store is kept
             config = CaptureConfig(layers=str(layer), dtype="float16", batch_size=8)
             with progress_bar(f"capturing held-out rollouts at {layer}", 2 * len(done)) as adv:
                 capture_pair(pair, done, config, eval_dir, progress=adv)
-        name = "generation_stats" if layer == LAYER else f"generation_stats_l{layer}"
         out[name] = (ranking, sae, eval_dir)
     return out
 
@@ -574,15 +584,17 @@ def main() -> None:
     report["sae"] = {
         f"blocks.{layer}.hook_resid_post": _metrics(
             ROOT / "saes" / "smolthink" / f"blocks.{layer}.hook_resid_post"
-        )  # noqa: E501
+        )
         for layer in (12, 21)
     }
+    report["sae_matryoshka"] = {SITE: _metrics(ROOT / "saes" / "smolthink-matryoshka" / SITE)}
     write_json_atomic(work / ("report-sealed.json" if args.sealed else "report.json"), report)
     _table(report)
     print(
         json.dumps(
             {
                 "sae": report["sae"],
+                "sae_matryoshka": report["sae_matryoshka"],
                 "recovery": {
                     org: {
                         m: {"rank": e["rank"], "auroc": e["auroc"]} for m, e in r["methods"].items()

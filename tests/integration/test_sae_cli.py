@@ -54,6 +54,13 @@ def test_diff_cards_and_check_on_krel_mini(tmp_path):
     assert proc.returncode == 0, proc.stderr
     check = json.loads(proc.stdout.strip().splitlines()[-1])
     assert check["site"] == SITE and check["l0"] <= 32 and check["explained_variance"] > 0.5
+    matryoshka = ROOT / "saes" / "smolthink-matryoshka" / SITE  # JumpReLU on disk
+    proc = run_cli(
+        "sae", "check", str(matryoshka), "--store", str(out / "store" / "base"), "--json"
+    )
+    assert proc.returncode == 0, proc.stderr
+    check = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert check["site"] == SITE and check["explained_variance"] > 0.5
     small = synthetic_sae(tmp_path / "small", hook=SITE)
     bad = run_cli("sae", "check", str(small), "--store", str(out / "store" / "base"))
     assert_one_line_error(bad, "width 16, the model has 576")
