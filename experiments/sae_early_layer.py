@@ -137,9 +137,8 @@ def run_one(
 ) -> dict[str, Any]:
     """generation_stats at ``layer`` for one organism, scored on its held-out units (and on
     the sealed-pair prompts' units with ``fresh``)."""
-    from krel_interp.capture import CaptureConfig, capture_pair
     from krel_interp.models import load_pair
-    from krel_interp.sae import generation_stats, load_paired_rows, load_reply_rows
+    from krel_interp.sae import generation_stats, load_reply_rows
     from krel_interp.traces import load_traces
 
     pair = load_pair(ORGANISMS[organism])
@@ -155,12 +154,7 @@ def run_one(
         sae,
     )
     done = rollouts(pair.organism, eval_prompts(organism), diffs / organism / "rollouts")
-    config = CaptureConfig(layers=str(layer), dtype="float16", batch_size=8)
-    with progress_bar("capturing held-out rollouts", 2 * len(done)) as advance:
-        capture_pair(pair, done, config, work / organism / "eval", progress=advance)
-    rows = load_paired_rows(work / organism / "eval", site_of(layer))
-    completions = [t.completion or "" for t in done]
-    unit, y = units(organism, rows, pair.organism.tokenizer, completions)
+    rows, unit, y = units_on(pair, organism, done, layer, work / organism / "eval", "held-out")
     entry = score_method(ranking, sae, rows, unit, y)
     record = {"pair": ORGANISMS[organism], "sae": sae.source, "store": work / organism / "eval"}
     unembed = pair.organism.model.get_output_embeddings().weight.detach()
@@ -188,6 +182,22 @@ def run_one(
     return out
 
 
+def units_on(
+    pair: Any, organism: str, done: list, layer: int, store: Path, what: str
+) -> tuple[Any, torch.Tensor, torch.Tensor]:
+    """``done`` (rollouts) captured through both models at ``layer`` into ``store``: the rows,
+    each row's unit and each unit's label."""
+    from krel_interp.capture import CaptureConfig, capture_pair
+    from krel_interp.sae import load_paired_rows
+
+    config = CaptureConfig(layers=str(layer), dtype="float16", batch_size=8)
+    with progress_bar(f"capturing {what} rollouts", 2 * len(done)) as advance:
+        capture_pair(pair, done, config, store, progress=advance)
+    rows = load_paired_rows(store, site_of(layer))
+    completions = [t.completion or "" for t in done]
+    return rows, *units(organism, rows, pair.organism.tokenizer, completions)
+
+
 def fresh_units(
     diffs: Path, work: Path, organism: str, pair: Any, sae: Any, ranking: Any, layer: int
 ) -> dict[str, Any]:
@@ -195,18 +205,13 @@ def fresh_units(
     bootstrap over prompt pairs for the first qualifying latent."""
     from sae_organisms import SEALED, pooled
 
-    from krel_interp.capture import CaptureConfig, capture_pair
     from krel_interp.probes.metrics import auroc, bootstrap_ci
-    from krel_interp.sae import latent_activations, load_paired_rows
+    from krel_interp.sae import latent_activations
     from krel_interp.traces import load_traces
 
     done = rollouts(pair.organism, load_traces(SEALED), diffs / organism / "sealed-rollouts")
-    config = CaptureConfig(layers=str(layer), dtype="float16", batch_size=8)
-    with progress_bar("capturing sealed-pair rollouts", 2 * len(done)) as advance:
-        capture_pair(pair, done, config, work / organism / "fresh-eval", progress=advance)
-    rows = load_paired_rows(work / organism / "fresh-eval", site_of(layer))
-    completions = [t.completion or "" for t in done]
-    unit, y = units(organism, rows, pair.organism.tokenizer, completions)
+    where = work / organism / "fresh-eval"
+    rows, unit, y = units_on(pair, organism, done, layer, where, "sealed-pair")
     entry = score_method(ranking, sae, rows, unit, y)
     entry.pop("top20", None)
     entry.update(n_units=len(y), n_positive=int(y.sum()))
