@@ -35,7 +35,7 @@ RUNS = ROOT / "runs"
 # (name, SAE directory, held-out paired store of leaky-mini's rollouts at the SAE's site)
 SAES = (
     ("L6 topk", "sae_early/layer-6/saes/blocks.6.hook_resid_post", "sae_early/layer-6"),
-    ("L12 topk (shipped)", "../saes/smolthink/blocks.12.hook_resid_post", "sae_diffs", "eval-12"),
+    ("L12 topk (shipped)", "../saes/smolthink/blocks.12.hook_resid_post", "sae_diffs", "eval"),
     ("L21 topk (shipped)", "../saes/smolthink/blocks.21.hook_resid_post", "sae_diffs", "eval"),
     (
         "L21 batchtopk",

@@ -368,28 +368,19 @@ def replies(base_lm: Any, lm: Any, work: Path, what: str) -> Path:
     return work / "store"
 
 
-def generation_methods(
-    pair: Any, base_replies: Path, work: Path, done: list
-) -> dict[str, tuple[Any, Any, Path]]:
-    """Per entry of :data:`GEN_SAES`: the ``generation_stats`` ranking, its base SAE and the
-    held-out store at its site."""
-    from krel_interp.capture import CaptureConfig, capture_pair
+def generation_methods(pair: Any, base_replies: Path, work: Path) -> dict[str, tuple[Any, Any]]:
+    """Per entry of :data:`GEN_SAES`: the ``generation_stats`` ranking and its base SAE."""
     from krel_interp.sae import generation_stats, load_reply_rows, load_sae
 
     mine = replies(pair.base, pair.organism, work / "gen", "organism")
-    out: dict[str, tuple[Any, Any, Path]] = {}
+    out: dict[str, tuple[Any, Any]] = {}
     for name, layer, sae_dir in GEN_SAES:
         site = f"blocks.{layer}.hook_resid_post"
         sae = load_sae(ROOT / "saes" / sae_dir / site)
         ranking = generation_stats(
             load_reply_rows(mine, site), load_reply_rows(base_replies, site), sae
         )
-        eval_dir = work / "eval" if layer == LAYER else work / f"eval-{layer}"
-        if layer != LAYER:  # the layer-21 store is captured in main; a complete store is kept
-            config = CaptureConfig(layers=str(layer), dtype="float16", batch_size=8)
-            with progress_bar(f"capturing held-out rollouts at {layer}", 2 * len(done)) as adv:
-                capture_pair(pair, done, config, eval_dir, progress=adv)
-        out[name] = (ranking, sae, eval_dir)
+        out[name] = (ranking, sae)
     return out
 
 
@@ -511,6 +502,7 @@ def main() -> None:
     }
     base_store = work / "diff-base"
     base_fp = None
+    base_fit: dict[str, Any] | None = None
     chosen = parse_organisms(args.organisms)
     for organism in chosen:
         pair_name = ORGANISMS[organism]
@@ -536,7 +528,9 @@ def main() -> None:
             saes[method] = load_sae(ensure_sae(cfg, work / organism, args.retrain, prov))
         prompts = eval_prompts(organism)
         done = rollouts(pair.organism, prompts, work / organism / "rollouts")
-        config = CaptureConfig(layers=str(LAYER), dtype="float16", batch_size=8)
+        # both generation_stats sites in one pass (rows as two single-site passes would give)
+        layers = ",".join(str(x) for x in GEN_LAYERS)
+        config = CaptureConfig(layers=layers, dtype="float16", batch_size=8)
         with progress_bar("capturing held-out rollouts", 2 * len(done)) as advance:
             capture_pair(pair, done, config, work / organism / "eval", progress=advance)
         eval_rows = load_paired_rows(work / organism / "eval", SITE)
@@ -549,9 +543,12 @@ def main() -> None:
             "n_positive": int(y.sum()),
             "methods": {},
         }
-        result["base_sae_fit"] = {  # the base SAE on each model's activations, same tokens
-            side: {k: v for k, v in vet_sae(base_sae, store / side).items() if k != "sae"}
-            for side in ("base", "organism")
+        if base_fit is None:  # the shared base store: the same for every organism
+            base_fit = _fit(vet_sae(base_sae, store / "base"))
+        # the base SAE on each model's activations, same tokens
+        result["base_sae_fit"] = {
+            "base": base_fit,
+            "organism": _fit(vet_sae(base_sae, store / "organism")),
         }
         unembed = pair.organism.model.get_output_embeddings().weight.detach()
         generic = torch.isin(diff_rows.trace_index, torch.tensor(generic_traces(traces)))
@@ -571,8 +568,9 @@ def main() -> None:
             cards_for(
                 work / organism, method, organism, record, ranking, sae, eval_rows, tok, unembed
             )
-        gen = generation_methods(pair, base_replies, work / organism, done)
-        for method, (ranking, sae, eval_dir) in gen.items():
+        gen = generation_methods(pair, base_replies, work / organism)
+        eval_dir = work / organism / "eval"
+        for method, (ranking, sae) in gen.items():
             rows = load_paired_rows(eval_dir, ranking.site)
             gen_unit, gen_y = units(organism, rows, tok, completions)
             entry = score_method(ranking, sae, rows, gen_unit, gen_y)
@@ -604,6 +602,10 @@ def main() -> None:
             }
         )
     )
+
+
+def _fit(vetted: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in vetted.items() if k != "sae"}
 
 
 def _metrics(path: Path) -> dict[str, Any] | None:

@@ -68,13 +68,13 @@ def main() -> None:
     report: dict[str, Any] = {}
     for organism in ORGANISMS:
         work = args.work / organism
-        if not (work / "eval-12").exists():
-            raise InputFileError(f"{work} has no held-out stores at both sites: run make sae-diffs")
+        if not (work / "eval").exists():
+            raise InputFileError(f"{work} has no held-out store: run make sae-diffs")
         completions = [t.completion or "" for t in load_traces(work / "rollouts" / "traces.jsonl")]
         report[organism] = {}
-        for layer, store in ((LAYER, "eval"), (12, "eval-12")):
+        for layer in (LAYER, 12):  # one store holds both sites
             site = f"blocks.{layer}.hook_resid_post"
-            rows = load_paired_rows(work / store, site)
+            rows = load_paired_rows(work / "eval", site)
             unit, y = units(organism, rows, tokenizer, completions)
             x, groups = unit_means(rows, unit, len(y))
             entry = ceiling(x, y.float(), groups)
