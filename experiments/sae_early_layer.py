@@ -203,10 +203,8 @@ def fresh_units(
 ) -> dict[str, Any]:
     """The ranking scored again on the organism's rollouts of the sealed-pair prompts, with a
     bootstrap over prompt pairs for the first qualifying latent."""
-    from sae_organisms import SEALED, pooled
+    from sae_organisms import SEALED
 
-    from krel_interp.probes.metrics import auroc, bootstrap_ci
-    from krel_interp.sae import latent_activations
     from krel_interp.traces import load_traces
 
     done = rollouts(pair.organism, load_traces(SEALED), diffs / organism / "sealed-rollouts")
@@ -221,11 +219,25 @@ def fresh_units(
         keep = unit >= 0
         pairs[unit[keep]] = rows.trace_index[keep]
         groups = [str(done[t].meta.get("pair_id") or t) for t in pairs.tolist()]
-        acts = latent_activations(ranking, sae, rows.base, rows.organism, (latent,))
-        scores = pooled(acts, unit, len(y))[:, 0]
-        lo, hi = bootstrap_ci(auroc, scores, y.float(), groups)
-        entry["ci_over_pairs"] = [round(lo, 4), round(hi, 4)]
+        entry["ci_over_pairs"] = latent_ci(ranking, sae, rows, unit, y, latent, groups)[1]
     return entry
+
+
+@torch.no_grad()
+def latent_ci(
+    ranking: Any, sae: Any, rows: Any, unit: Any, y: Any, latent: int, groups: list[str]
+) -> tuple[torch.Tensor, list[float]]:
+    """``latent``'s max activation per unit and a bootstrap interval (over ``groups``) for its
+    AUROC."""
+    from sae_organisms import pooled
+
+    from krel_interp.probes.metrics import auroc, bootstrap_ci
+    from krel_interp.sae import latent_activations
+
+    acts = latent_activations(ranking, sae, rows.base, rows.organism, (latent,))
+    scores = pooled(acts, unit, len(y))[:, 0]
+    lo, hi = bootstrap_ci(auroc, scores, y.float(), groups)
+    return scores, [round(lo, 4), round(hi, 4)]
 
 
 @torch.no_grad()
@@ -234,23 +246,17 @@ def uncertainty(
 ) -> dict[str, Any]:
     """Reporting only (fixed after the first run): a family-bootstrap interval for the AUROC
     of the recovered latent, and ``sae_probe_ceiling``'s supervised ceiling at ``layer``."""
-    from sae_organisms import pooled
     from sae_probe_ceiling import ceiling, unit_means
-
-    from krel_interp.probes.metrics import auroc, bootstrap_ci
-    from krel_interp.sae import latent_activations
 
     x, groups = unit_means(rows, unit, len(y))
     out: dict[str, Any] = {"probe_ceiling": ceiling(x, y.float(), groups)}
     if entry["rank"] is not None:
         latent = entry["top20"][entry["rank"] - 1]
-        acts = latent_activations(ranking, sae, rows.base, rows.organism, (latent,))
-        scores = pooled(acts, unit, len(y))[:, 0]
-        lo, hi = bootstrap_ci(auroc, scores, y.float(), groups)
+        scores, ci = latent_ci(ranking, sae, rows, unit, y, latent, groups)
         fires = scores > 0
         out["recovered_latent"] = {
             "latent": latent,
-            "ci": [round(lo, 4), round(hi, 4)],
+            "ci": ci,
             "fires_on_positive_units": f"{int(fires[y].sum())}/{int(y.sum())}",
             "fires_on_negative_units": f"{int(fires[~y].sum())}/{int((~y).sum())}",
         }

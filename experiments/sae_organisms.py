@@ -28,7 +28,8 @@
    both sets of replies, and smolthink's base SAE ranks latents by organism-minus-base mean
    activation per prompt (``base_sae_stats``'s statistics), at layer 21 and, as
    ``generation_stats_l12``, at layer 12 (the other base SAE), scored on the same held-out
-   units captured at that layer. No label is read; the prompt file's kinds are not used.
+   units (one capture of the rollouts holds both sites). No label is read; the prompt file's
+   kinds are not used.
    ``generation_stats_matryoshka`` is the same at layer 21 with smolthink's Matryoshka SAE
    (``saes/smolthink-matryoshka``), added after exploratory runs (``sae_early_layer.py``) had
    found it there and confirmed it on fresh units; so its rows here are not a blind test.
@@ -570,9 +571,12 @@ def main() -> None:
             )
         gen = generation_methods(pair, base_replies, work / organism)
         eval_dir = work / organism / "eval"
+        scored = {SITE: (eval_rows, unit, y)}  # held-out rows and units per site, read once
         for method, (ranking, sae) in gen.items():
-            rows = load_paired_rows(eval_dir, ranking.site)
-            gen_unit, gen_y = units(organism, rows, tok, completions)
+            if ranking.site not in scored:
+                site_rows = load_paired_rows(eval_dir, ranking.site)
+                scored[ranking.site] = (site_rows, *units(organism, site_rows, tok, completions))
+            rows, gen_unit, gen_y = scored[ranking.site]
             entry = score_method(ranking, sae, rows, gen_unit, gen_y)
             entry["n_units"], entry["n_positive"] = len(gen_y), int(gen_y.sum())
             result["methods"][method] = with_fresh(entry, fresh, ranking, sae)
