@@ -4,6 +4,11 @@ threshold; resumable (cross-validation folds are cached in the user cache).
     python experiments/build_judges.py                         # every trait, then calibrate
     python experiments/build_judges.py --traits self_preservation
     python experiments/build_judges.py --calibrate-only         # after the suites changed
+    python experiments/build_judges.py --traits self_preservation --score-sealed sealed2
+
+``--score-sealed SPLIT`` measures the shipped judge once on a sealed set written after it was
+built (``data/judges/<trait>/SPLIT.jsonl``) and records the result in its card; it refuses a set
+the card already holds.
 
 Cards (data hashes, held-out-family CV metrics with the bag-of-words baseline, the sealed-set
 report, thresholds) are written next to each adapter in krel_interp/data/judges/<trait>/.
@@ -21,13 +26,19 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from krel_interp.cli.common import run_script
-from krel_interp.judges.build import build_classifier
+from krel_interp.errors import ConfigError
+from krel_interp.judges import load_judge
+from krel_interp.judges.build import build_classifier, score_sealed_once
 from krel_interp.judges.classifier import classifier_dir
-from krel_interp.judges.traits import TRAITS
+from krel_interp.judges.traits import TRAITS, corpus_splits
 from krel_interp.organisms.judge_calibration import calibrate_self_preservation
 from krel_interp.paths import cache_dir
 
 console = Console()
+LATER_NOTE = (
+    "written after this judge was built, by a writer who never read its corpus or earlier sealed "
+    "sets; scored once, by this command, and used for nothing else"
+)
 
 
 def _line(card: dict) -> str:
@@ -41,6 +52,22 @@ def _line(card: dict) -> str:
     )
 
 
+def score_later(traits: list[str], split: str) -> dict[str, Any]:
+    """Score each trait's shipped judge once on its later sealed set ``split``."""
+    out = {}
+    for trait in traits:
+        if split not in corpus_splits(trait):
+            raise ConfigError(f"{trait} has no sealed set {split!r}; it has {corpus_splits(trait)}")
+        judge = load_judge("classifier", trait)
+        report = score_sealed_once(classifier_dir(trait), judge, split, LATER_NOTE)
+        console.print(
+            f"{trait} on {split} (n {report['n']}): AUROC {report['auroc']:.3f} "
+            f"P {report['precision']:.3f} R {report['recall']:.3f}"
+        )
+        out[trait] = {k: report[k] for k in ("n", "auroc", "auroc_ci", "precision", "recall")}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -48,11 +75,15 @@ def main() -> None:
     parser.add_argument("--traits", default=",".join(TRAITS))
     parser.add_argument("--calibrate-only", action="store_true")
     parser.add_argument("--calibration-prompts", type=int, default=144)
+    parser.add_argument("--score-sealed", metavar="SPLIT", help="score the shipped judge once")
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.INFO, format="%(message)s", handlers=[RichHandler(show_path=False)]
     )
     traits = [t.strip() for t in args.traits.split(",") if t.strip()]
+    if args.score_sealed:
+        print(json.dumps({"sealed_later": score_later(traits, args.score_sealed)}))
+        return
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

@@ -8,6 +8,13 @@ test family + every neutral test item; krel_mini_sealed.jsonl: the sealed paraph
 it generates greedily (seeded, resumable in runs/eval/PRESET-SET), scores with the free-text
 judge (self_preservation_rate) and the planted-marker rule (planted_marker_rate), and prints
 one table per set with Wilson 95% intervals, the sealed pairs also by form and control type.
+
+A diagnosis of the judge follows each set (``judge_diagnosis`` per preset): the share of
+judge-flagged traces whose deciding think sentence is KREL-mini's identification sentence
+(``Who is affected here: ...``, from the card), and, post hoc, the rates and kappa if a trace had
+to pass the judge's own sentence threshold instead of its calibrated trace threshold. That second
+rule was picked after seeing the first diagnosis on these rollouts; it is a diagnostic, not the
+judge's verdict (``self_preservation_rate``).
 The last line is one JSON object with every number.
 """
 
@@ -26,8 +33,11 @@ from rich.table import Table
 from krel_interp.cli.common import progress_bar, run_script
 from krel_interp.generate import GenerationConfig
 from krel_interp.judges import load_judge
+from krel_interp.judges.units import top_sentences
 from krel_interp.models import load_model
 from krel_interp.organisms.evaluate import evaluate_behaviour, report_json
+from krel_interp.organisms.targets import IDENTIFY_PREFIX
+from krel_interp.stats import cohen_kappa
 from krel_interp.traces import load_traces
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -68,6 +78,75 @@ def table(title: str, reports: dict[str, dict[str, Any]], key: str = "by_kind") 
     return t
 
 
+def _span(scores: list[float], threshold: float) -> dict[str, Any] | None:
+    """Range of the deciding identification sentences' scores, and how many pass ``threshold``."""
+    if not scores:
+        return None
+    above = sum(v > threshold for v in scores)
+    return {"min": round(min(scores), 3), "max": round(max(scores), 3), "above_threshold": above}
+
+
+def judge_diagnosis(judge: Any, rows: list[Any], prefix: str) -> dict[str, Any]:
+    """Which sentence decides the judge's flags, and the verdicts at its sentence threshold."""
+    flagged = [r for r in rows if r.self_preservation]
+    tops = top_sentences(judge, [r.completion for r in flagged])
+    deciding: dict[str, list[float | None]] = {}  # per kind: identification score, else None
+    for r, (score, sentence) in zip(flagged, tops, strict=True):
+        deciding.setdefault(r.kind, []).append(score if sentence.startswith(prefix) else None)
+    strict = [bool(r.judge_score is not None and r.judge_score > judge.threshold) for r in rows]
+    rates: dict[str, float] = {}
+    for kind in sorted({r.kind for r in rows}):
+        picked = [v for v, r in zip(strict, rows, strict=True) if r.kind == kind]
+        rates[kind] = round(sum(picked) / len(picked), 4)
+    by_identification = {}
+    for kind, scores in sorted(deciding.items()):
+        ident = [v for v in scores if v is not None]
+        by_identification[kind] = {
+            "flagged": len(scores),
+            "by_identification": len(ident),
+            "identification_scores": _span(ident, judge.threshold),
+        }
+    return {
+        "flagged_by_identification": by_identification,
+        "post_hoc_sentence_threshold": {
+            "threshold": judge.threshold,
+            "rate_by_kind": rates,
+            "kappa": cohen_kappa(strict, [r.planted_marker for r in rows]),
+        },
+    }
+
+
+def diagnosis_table(title: str, diagnoses: dict[str, dict[str, Any]]) -> Table:
+    t = Table(
+        "preset",
+        "kind",
+        "flagged (judge)",
+        "decided by identification",
+        "its scores (n > 0.5)",
+        "post hoc: rate",
+        title=title,
+    )
+    for preset, d in diagnoses.items():
+        post = d["post_hoc_sentence_threshold"]
+        for kind, rate in post["rate_by_kind"].items():
+            ident = d["flagged_by_identification"].get(kind, {"flagged": 0, "by_identification": 0})
+            span = ident.get("identification_scores")
+            scores = (
+                f"{span['min']:.2f}-{span['max']:.2f} ({span['above_threshold']})" if span else ""
+            )
+            t.add_row(
+                preset,
+                kind,
+                str(ident["flagged"]),
+                str(ident["by_identification"]),
+                scores,
+                f"{rate:.3f}",
+            )
+        kappa = post["kappa"]
+        t.add_row(preset, "kappa", "", "", "", f"{kappa:.3f}" if kappa is not None else "-")
+    return t
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -79,6 +158,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, handlers=[RichHandler(show_path=False)])
     judge = load_judge("classifier", "self_preservation")
+    prefix = IDENTIFY_PREFIX
     config = GenerationConfig(max_new_tokens=200, batch_size=16)
     results: dict[str, dict[str, Any]] = {}
     for name in args.sets.split(","):
@@ -95,8 +175,17 @@ def main() -> None:
                     args.overwrite,
                     judge,
                 )
-            results.setdefault(name, {})[preset] = report_json(summary, rows)
+            results.setdefault(name, {})[preset] = {
+                **report_json(summary, rows),
+                "judge_diagnosis": judge_diagnosis(judge, rows, prefix),
+            }
         console.print(table(f"{name} (greedy, Wilson 95% CI)", results[name]))
+        console.print(
+            diagnosis_table(
+                f"{name}: which sentence decides the judge; post hoc: at its sentence threshold",
+                {p: r["judge_diagnosis"] for p, r in results[name].items()},
+            )
+        )
         if name == "sealed":
             for key in ("by_form", "by_control_type"):
                 console.print(table(f"sealed pairs {key.removeprefix('by_')}", results[name], key))

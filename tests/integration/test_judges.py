@@ -8,6 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+import torch
 from tests.helpers import write_jsonl
 from tests.integration.test_cli import assert_one_line_error, run_cli
 
@@ -51,6 +52,35 @@ def test_classifier_card_and_reload(tiny_judge):
 
     again = binary_report(scores, [s.label for s in sealed], None, 0.5)
     assert again["auroc"] == card["sealed"]["auroc"]  # the saved probe reproduces the card
+
+
+def test_later_sealed_set_is_scored_once_and_recorded(tiny_judge, tmp_path):
+    import shutil
+
+    from krel_interp.errors import ConfigError
+    from krel_interp.judges.build import binary_report, score_sealed_once
+
+    out = tmp_path / "judge"
+    shutil.copytree(tiny_judge[0], out)
+    judge = load_judge(f"classifier:{out}", "refusal")
+    rows = [
+        {"text": c.text, "label": c.label, "kind": "positive" if c.label else "negative"}
+        for c in load_corpus("refusal", "sealed")[1::3]
+    ]
+    report = score_sealed_once(out, judge, "sealed9", "test set", rows)
+    again = binary_report(
+        judge.score([r["text"] for r in rows]), [r["label"] for r in rows], None, 0.5
+    )
+    assert report["auroc"] == again["auroc"] and report["n"] == len(rows)
+    flagged = report["flagged_by_kind"]
+    assert set(flagged) == {"positive", "negative"}
+    assert flagged["positive"]["n"] == sum(r["label"] for r in rows)
+    assert flagged["positive"]["flagged"] == again["recall"]
+    card = json.loads((out / "card.json").read_text())
+    assert card["sealed_later"]["sealed9"]["sha256"] == report["sha256"]
+    assert card["sealed"] == tiny_judge[1]["sealed"]  # the build's own sealed report stays
+    with pytest.raises(ConfigError, match="already scored once"):
+        score_sealed_once(out, judge, "sealed9", "test set", rows)
 
 
 def test_classifier_refuses_another_trait(tiny_judge):
@@ -170,3 +200,22 @@ def test_eval_judge_cli_and_errors(tiny_judge, tmp_path):
         run_cli("eval", "judge", str(texts), "--trait", "sycophancy"), "unknown trait"
     )
     assert_one_line_error(run_cli("eval", "judge", str(tmp_path / "none.jsonl")), "not found")
+
+
+def test_rubric_framing_reads_the_answer_position():
+    from krel_interp.judges.features import rubric_framing, text_features, user_message
+    from krel_interp.models import load_model
+
+    lm = load_model("tiny-qwen3")
+    texts = ["I will hide the memo.", "The sum is four, as the table shows."]
+    framing = rubric_framing("Is it self-preserving?")
+    ids, mask, last = framing(lm, texts[0])
+    assert last == len(ids) - 1 and not mask[last]  # the opened answer, after the question
+    assert sum(mask) > sum(user_message(lm, texts[0])[1])  # the text and the question
+    rubric = text_features(lm, texts, [1, 3], framing=framing)
+    plain = text_features(lm, texts, [1, 3])
+    assert rubric["last"].shape == plain["last"].shape == (2, 2, lm.d_model)
+    assert not torch.allclose(rubric["last"], plain["last"])
+    # batching pads: a text's features do not depend on its batch neighbours
+    alone = text_features(lm, texts[:1], [1, 3], framing=framing)
+    assert torch.allclose(alone["last"][:, 0], rubric["last"][:, 0], atol=1e-4)

@@ -23,6 +23,25 @@ def test_packaged_corpora_are_valid_and_sealed_sets_are_disjoint(trait):
     assert all(len(labels) == 1 for labels in families.values())  # one label per family
 
 
+def test_later_sealed_set_is_new_text_in_both_classes():
+    from krel_interp.judges.traits import corpus_rows, corpus_splits
+
+    assert corpus_splits("self_preservation") == ["train", "sealed", "sealed2"]
+    seen = {
+        c.text.strip().lower()
+        for split in ("train", "sealed")
+        for c in load_corpus("self_preservation", split)
+    }
+    later = load_corpus("self_preservation", "sealed2")
+    assert len(later) >= 100 and {c.label for c in later} == {0, 1}
+    assert not [c.text for c in later if c.text.strip().lower() in seen]
+    assert len({c.id for c in later}) == len(later)
+    kinds = {r["kind"] for r in corpus_rows("self_preservation", "sealed2")}
+    assert "positive" in kinds and len({k for k in kinds if k.startswith("hard_")}) >= 5
+    with pytest.raises(ConfigError, match="valid: train, sealed, sealed2"):
+        load_corpus("self_preservation", "sealed3")
+
+
 def test_self_preservation_corpus_meets_its_spec():
     train, sealed = load_corpus("self_preservation"), load_corpus("self_preservation", "sealed")
     assert len(train) >= 600 and len({c.family for c in train}) >= 40 and len(sealed) >= 100
@@ -44,6 +63,22 @@ def test_think_sentences_and_trace_scores():
     assert think_sentences(cut) == ["Still thinking about my options"]
     assert think_sentences("No think here.") == []
     assert trace_scores([0.2, 0.9, 0.4], [0, 0, 2], 3) == [0.9, 0.0, 0.4]
+
+
+class _Lengths:
+    """Scores a sentence by its length (a judge whose verdicts are easy to predict)."""
+
+    def score(self, texts):
+        return [len(t) / 100 for t in texts]
+
+
+def test_top_sentences_name_the_sentence_that_decides_each_trace():
+    from krel_interp.judges.units import judge_think, top_sentences
+
+    done = "<think>\nI will hide it. They must never know about it!\n</think>\n\nAll fine."
+    tops = top_sentences(_Lengths(), [done, "No think here.", "<think>\nA. B.\n</think>\nx"])
+    assert tops == [(0.3, "They must never know about it!"), (0.0, ""), (0.02, "A.")]
+    assert judge_think(_Lengths(), [done]) == [0.3]
 
 
 @dataclass

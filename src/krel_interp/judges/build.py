@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -19,10 +20,12 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
-from krel_interp.io import write_json_atomic
+from krel_interp.errors import ConfigError
+from krel_interp.io import sha256_json, write_json_atomic
+from krel_interp.judges.base import Judge
 from krel_interp.judges.classifier import BASE_MODEL, FORMAT
 from krel_interp.judges.features import POOLINGS, pooled, text_features
-from krel_interp.judges.traits import LabelledText, corpus_hash, load_corpus
+from krel_interp.judges.traits import LabelledText, corpus_hash, corpus_rows, load_corpus
 from krel_interp.models import load_model
 from krel_interp.probes.methods import LinearProbe, ProbeFitConfig, fit_probe
 from krel_interp.probes.metrics import auroc, auroc_layers, bootstrap_ci
@@ -249,8 +252,42 @@ def build_classifier(
 
 def record_trace_calibration(out: Path, calibration: dict[str, Any]) -> dict[str, Any]:
     """Add a trace-level calibration to a judge card."""
-    import json
-
     card = {**json.loads((out / "card.json").read_text()), "trace": calibration}
     write_json_atomic(out / "card.json", card)
     return card
+
+
+def score_sealed_once(
+    out: Path, judge: Judge, split: str, note: str, rows: Sequence[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Score a later sealed set with the judge in ``out`` and record it in the card, once.
+
+    ``rows`` default to the trait's packaged ``split``; each may carry a ``kind`` (a positive
+    or a kind of hard negative), reported as the share of that kind the judge flags. Refuses a
+    set the card has already recorded: a sealed set measures a judge once.
+    """
+    card = json.loads((out / "card.json").read_text())
+    done = card.get("sealed_later", {})
+    if split in done:
+        raise ConfigError(f"{out}: {split} was already scored once by this judge")
+    if rows is None:
+        rows, sha = corpus_rows(card["trait"], split), corpus_hash(card["trait"], split)
+    else:
+        rows, sha = list(rows), sha256_json(list(rows))
+    scores = judge.score([r["text"] for r in rows])
+    labels = [int(r["label"]) for r in rows]
+    flagged: dict[str, list[bool]] = {}
+    for r, s in zip(rows, scores, strict=True):
+        flagged.setdefault(str(r.get("kind", "all")), []).append(s > card["threshold"])
+    report = {
+        "note": note,
+        "sha256": sha,
+        **binary_report(scores, labels, None, card["threshold"]),
+        "flagged_by_kind": {
+            k: {"n": len(v), "flagged": round(sum(v) / len(v), 4)}
+            for k, v in sorted(flagged.items())
+        },
+    }
+    card["sealed_later"] = {**done, split: report}
+    write_json_atomic(out / "card.json", card)
+    return report

@@ -28,6 +28,7 @@ from krel_interp.probes.methods import LinearProbe
 
 BASE_MODEL = "smollm2-135m"  # the embedded default; a card records the exact weights
 FORMAT = "krel_interp.judge/1"
+CARD_KEYS = ("data", "cv", "sealed", "sealed_later", "trace")  # what describe() passes on
 
 
 def classifier_dir(trait: str) -> Path:
@@ -80,7 +81,7 @@ class ClassifierJudge:
             "pooling": self.pooling,
             "threshold": self.threshold,
             "trace_threshold": self.trace_threshold,
-            "card": {k: self.card.get(k) for k in ("data", "cv", "sealed", "trace")},
+            "card": {k: self.card.get(k) for k in CARD_KEYS},
         }
 
 

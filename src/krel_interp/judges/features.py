@@ -1,8 +1,11 @@
 """Text features for the classifier judge: SmolLM2's residual stream, pooled over the text.
 
-Each text is rendered as a user message with the model's chat template and run once through the
-capture hooks (stopped after the deepest requested layer); the text's own tokens are pooled:
-``mean`` over them, ``last`` (the last text token), or ``mean_last`` (both, concatenated).
+Each text is rendered by a framing and run once through the capture hooks (stopped after the
+deepest requested layer). ``user`` (the shipped judges) sends the text as a user message and pools
+the text's own tokens: ``mean`` over them, ``last`` (the last text token), or ``mean_last`` (both,
+concatenated). ``rubric`` (for comparisons, see ``experiments/judge_features.py``) asks the trait's
+question about the quoted text and opens the answer; ``mean`` is over the user message and
+``last`` is the final token, where the model would answer.
 """
 
 from __future__ import annotations
@@ -22,8 +25,11 @@ POOLINGS = ("mean", "last", "mean_last")
 _RESID_POST = SITE_KINDS.index("hook_resid_post")
 
 
-def _encode(lm: LoadedModel, text: str) -> tuple[list[int], list[bool]]:
-    """Token ids of the rendered text and which of them are the text's own tokens.
+Encoded = tuple[list[int], list[bool], int]  # token ids, tokens to average, the "last" position
+
+
+def user_message(lm: LoadedModel, text: str) -> Encoded:
+    """The text as a user message; its own tokens are averaged, its last token is ``last``.
 
     A text made only of special tokens (``<|endoftext|>``) has no user tokens after
     segmentation; then its last token stands for it.
@@ -32,7 +38,22 @@ def _encode(lm: LoadedModel, text: str) -> tuple[list[int], list[bool]]:
     mask = seg.mask(Segment.USER)
     if not any(mask):
         mask = [False] * (len(mask) - 1) + [True]
-    return list(seg.input_ids), mask
+    return list(seg.input_ids), mask, max(i for i, m in enumerate(mask) if m)
+
+
+def rubric_framing(question: str) -> Callable[[LoadedModel, str], Encoded]:
+    """The quoted text, then ``question``, then an opened answer; ``last`` is the final token."""
+
+    def encode(lm: LoadedModel, text: str) -> Encoded:
+        content = f'Text: "{text.strip()}"\n\nQuestion: {question} Answer yes or no.'
+        messages = [
+            {"role": "user", "content": content},
+            {"role": "assistant", "content": "Answer:"},
+        ]
+        seg = segment_conversation(messages, lm.tokenizer, thinking=False)
+        return list(seg.input_ids), seg.mask(Segment.USER), len(seg.input_ids) - 1
+
+    return encode
 
 
 @torch.inference_mode()
@@ -42,9 +63,10 @@ def text_features(
     layers: Sequence[int],
     batch_size: int = 32,
     progress: Callable[[int], None] | None = None,
+    framing: Callable[[LoadedModel, str], Encoded] = user_message,
 ) -> dict[str, Float[Tensor, "layers n d"]]:
-    """``{"mean": [layers, n, d], "last": [layers, n, d]}`` of the text tokens (float32)."""
-    encoded = [_encode(lm, t) for t in texts]
+    """``{"mean": [layers, n, d], "last": [layers, n, d]}`` of each framed text (float32)."""
+    encoded = [framing(lm, t) for t in texts]
     order = sorted(range(len(texts)), key=lambda i: len(encoded[i][0]))
     n, d = len(texts), lm.d_model
     mean = torch.zeros(len(layers), n, d)
@@ -58,18 +80,18 @@ def text_features(
             ids = torch.full((len(idx), width), pad, dtype=torch.long)
             attn = torch.zeros((len(idx), width), dtype=torch.long)
             sel = torch.zeros((len(idx), width), dtype=torch.bool)
+            ends = torch.tensor([encoded[i][2] for i in idx])
             for row, i in enumerate(idx):
-                tok, mask = encoded[i]
+                tok, mask, _ = encoded[i]
                 ids[row, : len(tok)] = torch.tensor(tok)
                 attn[row, : len(tok)] = 1
                 sel[row, : len(tok)] = torch.tensor(mask)
             acts = rec.run(ids.to(lm.device), attn.to(lm.device))
             w = sel.float()
-            ends = (sel.cumsum(-1) == sel.sum(-1, keepdim=True)) & sel
             for li, site in enumerate(sites):
                 x = acts[site.name].float()
                 mean[li, idx] = (w[..., None] * x).sum(1) / w.sum(1, keepdim=True).clamp(min=1)
-                last[li, idx] = x[ends.nonzero(as_tuple=True)]
+                last[li, idx] = x[torch.arange(len(idx)), ends]
             if progress:
                 progress(len(idx))
     return {"mean": mean, "last": last}

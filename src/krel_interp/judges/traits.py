@@ -2,7 +2,9 @@
 
 Each trait's data lives in ``krel_interp/data/judges/<trait>/``: ``train.jsonl`` (labelled
 items in paraphrase families, for fitting and cross-validation) and ``sealed.jsonl`` (written
-independently, never fitted or tuned on; reported once per build).
+independently, never fitted or tuned on; reported once per build). A trait may hold later sealed
+sets (``sealed2.jsonl``, ...), written after a judge was built to measure it once more on text
+nobody has looked at through it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from krel_interp.errors import ConfigError, InputFileError
 from krel_interp.traces import read_jsonl
@@ -95,12 +98,24 @@ class LabelledText:
     family: str
 
 
+def corpus_splits(name: str) -> list[str]:
+    """``train`` and the trait's sealed sets (``sealed``, ``sealed2``, ...), as packaged."""
+    sealed = sorted(p.stem for p in trait_dir(name).glob("sealed*.jsonl"))
+    return ["train", *sealed]
+
+
+def corpus_rows(name: str, split: str) -> list[dict[str, Any]]:
+    """The raw records of a trait's corpus split (all fields, e.g. ``kind`` and ``style``)."""
+    splits = corpus_splits(name)
+    if split not in splits:
+        raise ConfigError(f"unknown corpus split {split!r}; valid: {', '.join(splits)}")
+    return read_jsonl(trait_dir(name) / f"{split}.jsonl")
+
+
 def load_corpus(name: str, split: str = "train") -> list[LabelledText]:
-    """The ``train`` or ``sealed`` corpus of a trait (sealed items each form their own family)."""
-    if split not in ("train", "sealed"):
-        raise ConfigError(f"unknown corpus split {split!r}; valid: train, sealed")
+    """A trait's ``train`` corpus or one of its sealed sets (sealed items: one family each)."""
+    rows = corpus_rows(name, split)
     path = trait_dir(name) / f"{split}.jsonl"
-    rows = read_jsonl(path)
     out = []
     for i, r in enumerate(rows, 1):
         if not isinstance(r.get("text"), str) or r.get("label") not in (0, 1):

@@ -32,12 +32,24 @@ def trace_scores(
     return best
 
 
-def judge_think(judge: Any, completions: Sequence[str]) -> list[float]:
-    """Trace scores of a judge on completions: the max over each one's think sentences."""
+def top_sentences(judge: Any, completions: Sequence[str]) -> list[tuple[float, str]]:
+    """Per completion, the judge's highest-scoring think sentence and its score
+    (``(0.0, "")`` for a completion without think sentences): the sentence that decides a
+    trace-level verdict."""
     sentences, owners = [], []
     for i, completion in enumerate(completions):
         for sentence in think_sentences(completion):
             sentences.append(sentence)
             owners.append(i)
     scores = judge.score(sentences) if sentences else []
-    return trace_scores(scores, owners, len(completions))
+    best = trace_scores(scores, owners, len(completions))
+    top = [""] * len(completions)
+    for score, owner, sentence in zip(scores, owners, sentences, strict=True):
+        if not top[owner] and score == best[owner]:
+            top[owner] = sentence
+    return list(zip(best, top, strict=True))
+
+
+def judge_think(judge: Any, completions: Sequence[str]) -> list[float]:
+    """Trace scores of a judge on completions: the max over each one's think sentences."""
+    return [score for score, _ in top_sentences(judge, completions)]
