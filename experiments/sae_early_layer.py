@@ -53,6 +53,13 @@ settings (is it the nested loss or BatchTopK?). Outputs ``layer-21-matryoshka[-s
 ``layer-21-batchtopk``; with ``--fresh`` the report is ``report-fresh.json``. ``--seed 2`` was
 added after seed 1 had ranked its name latent #28, before any seed-2 run, to count recoveries
 over three seeds instead of two; it is reported whatever it shows.
+
+Replication on unseen seeds (declared after seeds 0, 1 and 2 had ranked their name latents 5th,
+#28 and 4th, before any run of these two): ``--seed 3`` and ``--seed 4``, the same procedure
+with nothing changed, for leaky-mini and KREL-mini on the held-out units (no ``--fresh``). Seed 3
+captures the store (``runs/sae_early/layer-21-matryoshka-seed3/store-smolthink``, the same
+traces as ``make saes``); seed 4 reads it with ``--store``. The count of seeds whose name latent
+``generation_stats`` ranks within the top 20 is reported over all five seeds, whatever it is.
 """
 
 from __future__ import annotations
