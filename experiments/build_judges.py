@@ -8,7 +8,8 @@ threshold; resumable (cross-validation folds are cached in the user cache).
 
 ``--score-sealed SPLIT`` measures the shipped judge once on a sealed set written after it was
 built (``data/judges/<trait>/SPLIT.jsonl``) and records the result in its card; it refuses a set
-the card already holds.
+the card already holds. A rebuild writes a new card without it: whoever rebuilds has seen that
+set's result, so measure the rebuilt judge on a new set, written after the rebuild.
 
 Cards (data hashes, held-out-family CV metrics with the bag-of-words baseline, the sealed-set
 report, thresholds) are written next to each adapter in krel_interp/data/judges/<trait>/.
