@@ -124,7 +124,7 @@ motivation: $(STAMP)
 saes: $(STAMP)
 	$(PY) experiments/build_saes.py
 
-# Blind recovery of the four organisms' planted behaviours by SAE diffing (needs saes/; ~26-30 min here).
+# Blind recovery of the four organisms' planted behaviours by SAE diffing (needs saes/; ~22-30 min here).
 sae-diffs: $(STAMP)
 	$(PY) experiments/sae_organisms.py
 	$(PY) experiments/sae_probe_ceiling.py
