@@ -60,6 +60,11 @@ with nothing changed, for leaky-mini and KREL-mini on the held-out units (no ``-
 captures the store (``runs/sae_early/layer-21-matryoshka-seed3/store-smolthink``, the same
 traces as ``make saes``); seed 4 reads it with ``--store``. The count of seeds whose name latent
 ``generation_stats`` ranks within the top 20 is reported over all five seeds, whatever it is.
+
+A second site (declared after the five seeds, before it runs): ``--layer 12 --architecture
+matryoshka_batchtopk`` (seed 0, held-out units), the same procedure at ``make saes``'s other
+layer, capturing its own store. The question: does the nested loss give the names a latent at
+layer 12 too? It is one more site searched, so a hit counts as exploration, not as a recovery.
 """
 
 from __future__ import annotations
