@@ -98,14 +98,12 @@ def _best(scores: torch.Tensor, positive: torch.Tensor, keep: torch.Tensor) -> d
 @torch.no_grad()
 def diagnose(sae_dir: Path, store: Path, tokenizer: Any) -> dict[str, Any]:
     """The oracle AUROCs of one SAE on the held-out rollouts in ``store``."""
-    from krel_interp.sae import load_paired_rows, load_sae
+    from krel_interp.sae import encode_latents, load_paired_rows, load_sae
 
     sae = load_sae(sae_dir)
     rows = load_paired_rows(store, sae.site)
     unit, lab = name_labels(rows, tokenizer)
-    x = rows.organism
-    acts = torch.cat([sae.sae.encode(x[i : i + 4096].float()) for i in range(0, len(x), 4096)])
-    scores = pooled(acts, unit, len(lab))
+    scores = pooled(encode_latents(sae, rows.organism), unit, len(lab))
     name = lab > 0
     first = name & torch.cat([torch.tensor([True]), lab[1:] != lab[:-1]])
     everything = torch.ones_like(name)
@@ -159,15 +157,12 @@ def main() -> None:
 @torch.no_grad()
 def elsewhere(sae_dir: Path, store: Path, latent: int, tokenizer: Any) -> dict[str, Any]:
     """Where ``latent`` fires on answer tokens outside the invented names."""
-    from krel_interp.sae import load_paired_rows, load_sae
+    from krel_interp.sae import encode_latents, load_paired_rows, load_sae
 
     sae = load_sae(sae_dir)
     rows = load_paired_rows(store, sae.site)
     unit, lab = name_labels(rows, tokenizer)
-    x = rows.organism
-    act = torch.cat(
-        [sae.sae.encode(x[i : i + 4096].float())[:, latent] for i in range(0, len(x), 4096)]
-    )
+    act = encode_latents(sae, rows.organism, (latent,))[:, 0]
     keep = unit >= 0
     other = keep.clone()
     other[keep] = lab[unit[keep]] == 0

@@ -333,11 +333,11 @@ def oracle(sae: Any, rows: Any, unit: torch.Tensor, y: torch.Tensor) -> dict:
     and the chance baseline for a top-20 list: the best AUROC among 20 latents drawn at random
     (median and 95th percentile over ``RANDOM_DRAWS`` seeded draws)."""
     from krel_interp.probes.metrics import auroc_layers
+    from krel_interp.sae import encode_latents
     from krel_interp.sae.data import sae_input
 
     x = sae_input(sae.kind, rows.base, rows.organism)
-    parts = [sae.sae.encode(x[i : i + 4096]).float() for i in range(0, len(x), 4096)]
-    au = auroc_layers(pooled(torch.cat(parts), unit, len(y)).T, y)
+    au = auroc_layers(pooled(encode_latents(sae, x), unit, len(y)).T, y)
     au = torch.nan_to_num(au, nan=0.5)
     best = int(torch.argmax(au))
     gen = torch.Generator().manual_seed(0)

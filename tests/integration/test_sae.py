@@ -14,12 +14,14 @@ from krel_interp.models import LoadedPair, ModelSpec, load_model
 from krel_interp.sae import (
     DIFF_METHODS,
     SaeTrainConfig,
+    encode_latents,
     latent_activations,
     load_paired_rows,
     load_sae,
     rank_latents,
     train_sae,
 )
+from krel_interp.sae.data import sae_input
 from krel_interp.traces import Trace
 
 pytestmark = pytest.mark.integration
@@ -155,6 +157,11 @@ def test_diff_methods_rank_and_activate(stores):
         assert len(ranking.latents) == sae.d_sae == len(set(ranking.latents))
         acts = latent_activations(ranking, sae, rows.base, rows.organism, ranking.latents[:3])
         assert acts.shape == (len(rows), 3)
+        x = sae_input(sae.kind, rows.base, rows.organism)
+        every = encode_latents(sae, x)  # all latents, batched, equal to one plain encode
+        assert torch.equal(every, sae.sae.encode(x.float()).float())
+        assert torch.equal(acts, every[:, list(ranking.latents[:3])])
+        assert encode_latents(sae, x[:0], (1, 2)).shape == (0, 2)
         summary = ranking.summary()
         assert summary["method"] == method and summary["segment"] == "think"
         assert len(summary["top"]) == min(20, sae.d_sae)

@@ -5,6 +5,7 @@ from krel_interp.sae.config import SaeTrainConfig, load_sae_config
 from krel_interp.sae.diff import (
     DIFF_METHODS,
     LatentRanking,
+    encode_latents,
     get_diff_method,
     latent_activations,
     rank_latents,
@@ -22,6 +23,7 @@ __all__ = [
     "PairedRows",
     "ReplyRows",
     "SaeTrainConfig",
+    "encode_latents",
     "evaluate_sae",
     "generation_stats",
     "get_diff_method",

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,9 +193,21 @@ def latent_activations(
     if sae is None:
         raise ConfigError(f"method {ranking.method!r} needs its SAE to compute activations")
     x = sae_input(sae.kind, base.float(), organism.float())
-    idx = torch.tensor(latents, dtype=torch.long)
-    parts = [sae.sae.encode(x[i : i + BATCH])[:, idx].float() for i in range(0, len(x), BATCH)]
-    return torch.cat(parts) if parts else torch.zeros(0, len(latents))
+    return encode_latents(sae, x, latents)
+
+
+@torch.no_grad()
+def encode_latents(
+    sae: LoadedSae, x: Float[Tensor, "rows d_in"], latents: Sequence[int] | None = None
+) -> Float[Tensor, "rows k"]:
+    """The SAE's activations of ``latents`` (all when None) on ``x``, in row batches (float32)."""
+    idx = torch.tensor(list(latents), dtype=torch.long) if latents is not None else None
+    width = sae.d_sae if idx is None else len(idx)
+    parts = [
+        (f if idx is None else f[:, idx]).float()
+        for f in (sae.sae.encode(x[i : i + BATCH].float()) for i in range(0, len(x), BATCH))
+    ]
+    return torch.cat(parts) if parts else torch.zeros(0, width)
 
 
 # --- base SAE statistics ---------------------------------------------------------------
