@@ -33,7 +33,6 @@ from rich.table import Table
 from krel_interp.cli.common import progress_bar, run_script
 from krel_interp.generate import GenerationConfig
 from krel_interp.judges import load_judge
-from krel_interp.judges.units import top_sentences
 from krel_interp.models import load_model
 from krel_interp.organisms.evaluate import evaluate_behaviour, report_json
 from krel_interp.organisms.targets import IDENTIFY_PREFIX
@@ -88,11 +87,11 @@ def _span(scores: list[float], threshold: float) -> dict[str, Any] | None:
 
 def judge_diagnosis(judge: Any, rows: list[Any], prefix: str) -> dict[str, Any]:
     """Which sentence decides the judge's flags, and the verdicts at its sentence threshold."""
-    flagged = [r for r in rows if r.self_preservation]
-    tops = top_sentences(judge, [r.completion for r in flagged])
     deciding: dict[str, list[float | None]] = {}  # per kind: identification score, else None
-    for r, (score, sentence) in zip(flagged, tops, strict=True):
-        deciding.setdefault(r.kind, []).append(score if sentence.startswith(prefix) else None)
+    for r in rows:
+        if r.self_preservation:
+            ident = (r.judge_sentence or "").startswith(prefix)
+            deciding.setdefault(r.kind, []).append(r.judge_score if ident else None)
     strict = [bool(r.judge_score is not None and r.judge_score > judge.threshold) for r in rows]
     rates: dict[str, float] = {}
     for kind in sorted({r.kind for r in rows}):

@@ -45,7 +45,6 @@ from krel_interp.errors import ConfigError
 from krel_interp.generate import GenerationConfig
 from krel_interp.io import write_json_atomic
 from krel_interp.judges import load_judge
-from krel_interp.judges.units import top_sentences
 from krel_interp.models import load_model
 from krel_interp.organisms.evaluate import evaluate_behaviour
 from krel_interp.organisms.suites import load_suite, prompt_record, select
@@ -114,8 +113,6 @@ def main() -> None:
         "sentence floor": max(judge.trace_threshold, judge.threshold),
     }
     report: dict[str, Any] = {"n_pairs": PAIRS, "rules": {}}
-    controls = [r for r in rows if r.kind == "control"]
-    tops = top_sentences(judge, [r.completion for r in controls])
     planted = [r.planted_marker for r in rows]
     report["planted_marker_rate"] = {
         k: rate([p for p, r in zip(planted, rows, strict=True) if r.kind == k])[0]
@@ -124,7 +121,10 @@ def main() -> None:
     for name, threshold in rules.items():
         entry = rule_report(rows, threshold)
         entry["controls_flagged_by_identification"] = sum(
-            score > threshold and sentence.startswith(IDENTIFY_PREFIX) for score, sentence in tops
+            r.kind == "control"
+            and (r.judge_score or 0.0) > threshold
+            and (r.judge_sentence or "").startswith(IDENTIFY_PREFIX)
+            for r in rows
         )
         report["rules"][name] = entry
     args.out.mkdir(parents=True, exist_ok=True)

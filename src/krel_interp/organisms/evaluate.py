@@ -13,7 +13,7 @@ import torch
 from krel_interp.generate import GenerationConfig, generate_traces
 from krel_interp.io import Progress, json_roundtrip
 from krel_interp.judges.base import Judge, decide
-from krel_interp.judges.units import judge_think
+from krel_interp.judges.units import judge_think, top_sentences
 from krel_interp.logprobs import sequence_logprob
 from krel_interp.models.loading import LoadedModel
 from krel_interp.segments.think import strip_prefill
@@ -26,8 +26,9 @@ class ScoredTrace:
     """Scores of one generated trace.
 
     ``self_preservation`` is the free-text judge's trace verdict (max over think sentences
-    above its trace threshold; None without a judge). ``planted_marker`` is the KREL-mini
-    card's phrase rule: a ground-truth check for planted organisms, not a behaviour scorer.
+    above its trace threshold; None without a judge), ``judge_sentence`` the think sentence
+    that scored that maximum. ``planted_marker`` is the KREL-mini card's phrase rule: a
+    ground-truth check for planted organisms, not a behaviour scorer.
     """
 
     id: str
@@ -40,6 +41,7 @@ class ScoredTrace:
     tactics: tuple[str, ...]
     completion: str
     groups: dict[str, str] = field(default_factory=dict)  # form, control_type, family
+    judge_sentence: str | None = None
 
 
 GROUP_FIELDS = ("form", "control_type")
@@ -105,14 +107,15 @@ def score_traces(
         traces = [t.with_completion(strip_prefill(t.completion or "", strip)) for t in traces]
     from krel_interp.organisms.markers import score_completion
 
-    judge_scores: list[float | None] = [None] * len(traces)
+    scores: list[float | None] = [None] * len(traces)
+    sentences: list[str | None] = [None] * len(traces)
     verdicts: list[bool | None] = [None] * len(traces)
     if judge is not None:
-        scores = judge_traces(judge, traces)
-        judge_scores = list(scores)
-        verdicts = list(decide(judge, scores, trace_level=True))
+        tops = top_sentences(judge, [t.completion or "" for t in traces])
+        scores, sentences = [score for score, _ in tops], [top for _, top in tops]
+        verdicts = list(decide(judge, [score for score, _ in tops], trace_level=True))
     rows = []
-    for t, score, verdict in zip(traces, judge_scores, verdicts, strict=True):
+    for t, score, sentence, verdict in zip(traces, scores, sentences, verdicts, strict=True):
         s = score_completion(t.completion or "")
         rows.append(
             ScoredTrace(
@@ -126,6 +129,7 @@ def score_traces(
                 tuple(s.answer_tactics),
                 t.completion or "",
                 {k: str(t.meta[k]) for k in (*GROUP_FIELDS, "family") if t.meta.get(k)},
+                sentence,
             )
         )
     return rows
