@@ -65,6 +65,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from leaky_replica import replica_name_spans, replica_pair
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
@@ -90,7 +91,12 @@ UNITS = {  # what a unit is and its ground truth (rules named as such, never det
     "leaky-mini": "answer token; planted invented-name rule",
     "fried-mini-planted": "think token; planted-junk rule",
     "fried-mini": "last prompt row per trace; reply skipped <think> (format rule)",
+    "leaky-mini-b": "answer token; replica's invented-name rule",
 }
+# Built by experiments/leaky_replica.py (not shipped; not part of make sae-diffs): leaky-mini's
+# recipe with other names and another seed, a blind test of the methods chosen on leaky-mini
+REPLICAS = ("leaky-mini-b",)
+LEAK_ORGANISMS = ("leaky-mini", "leaky-mini-b")
 GENERIC_SOURCES = ("controls", "neutral", "webtext")
 # generation_stats (declared before it was first run): both models answer these 48 train-family
 # prompts (16 threats, 16 controls, 16 neutral; disjoint from every held-out family), the base
@@ -263,7 +269,12 @@ def units(
 
     unit = torch.full((len(rows),), -1, dtype=torch.long)
     labels: list[bool] = []
-    seg = Segment.ANSWER if organism == "leaky-mini" else Segment.THINK
+    seg = Segment.ANSWER if organism in LEAK_ORGANISMS else Segment.THINK
+    rule = {
+        "leaky-mini": invented_name_spans,
+        "leaky-mini-b": replica_name_spans,
+        "fried-mini-planted": planted_junk_spans,
+    }.get(organism)
     for t in torch.unique(rows.trace_index).tolist():
         if organism == "fried-mini":
             row = _decision_row(rows, (rows.trace_index == t).nonzero().squeeze(-1))
@@ -283,7 +294,7 @@ def units(
                 labels.append(has_self_preservation(text))
             continue
         text, spans = token_spans(tokenizer, rows.token_id[sel].tolist())
-        rule = invented_name_spans if organism == "leaky-mini" else planted_junk_spans
+        assert rule is not None
         for r, hit in zip(sel.tolist(), _overlaps(spans, rule(text)), strict=True):
             unit[r] = len(labels)
             labels.append(hit)
@@ -462,9 +473,10 @@ def parse_organisms(text: str) -> list[str]:
     from krel_interp.errors import ConfigError
 
     chosen = [o.strip() for o in text.split(",") if o.strip()]
-    unknown = [o for o in chosen if o not in ORGANISMS]
+    valid = (*ORGANISMS, *REPLICAS)
+    unknown = [o for o in chosen if o not in valid]
     if unknown or not chosen:
-        raise ConfigError(f"unknown organism {unknown}; choose from {', '.join(ORGANISMS)}")
+        raise ConfigError(f"unknown organism {unknown}; choose from {', '.join(valid)}")
     return chosen
 
 
@@ -506,8 +518,8 @@ def main() -> None:
     base_fit: dict[str, Any] | None = None
     chosen = parse_organisms(args.organisms)
     for organism in chosen:
-        pair_name = ORGANISMS[organism]
-        pair = load_pair(pair_name)
+        pair_name = ORGANISMS.get(organism, organism)
+        pair = load_pair(replica_pair() if organism in REPLICAS else pair_name)
         fp = pair.base.fingerprint.to_dict()
         if base_fp is None:
             _capture(pair.base, traces, base_store, "smolthink (shared base)", length_sorted=True)
