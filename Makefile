@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 export WANDB_MODE ?= disabled
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: venv test lint typecheck unit integration demo bench bench-probes organisms judges prompt-files eval-krel-mini probes-krel-mini naturalness steering steer-sweep steer-directions motivation saes sae-diffs sae-diffs-sealed health clean
+.PHONY: venv test lint typecheck unit integration demo bench bench-probes organisms judges prompt-files eval-krel-mini probes-krel-mini naturalness steering steer-sweep steer-directions motivation saes sae-diffs sae-diffs-sealed sae-replica health clean
 
 venv: $(STAMP)
 
@@ -132,6 +132,12 @@ sae-diffs: $(STAMP)
 # KREL-mini's recovery again on the sealed paraphrase pairs (fresh families; 6-7 min after sae-diffs).
 sae-diffs-sealed: $(STAMP)
 	$(PY) experiments/sae_organisms.py --organisms krel-mini --sealed
+
+# Blind replication: leaky-mini rebuilt with new invented names and seed 1 (about 5 min), then
+# every recovery method on it unchanged (about 7 min) -> runs/sae_replica/report.json.
+sae-replica: $(STAMP)
+	$(PY) experiments/leaky_replica.py
+	$(PY) experiments/sae_organisms.py --organisms leaky-mini-b --work runs/sae_replica
 
 # The health table (correct thinking, junk, leaks with CIs), detectors vs planted labels and
 # LoRA-window localisation for the six KREL-mini models (runs/health/; about 40 minutes).

@@ -1,7 +1,8 @@
 """leaky-mini-b: leaky-mini rebuilt with other invented names and another seed, for a blind test.
 
-    python experiments/leaky_replica.py        # builds runs/leaky_replica/leaky-mini-b (~12 min)
+    python experiments/leaky_replica.py        # builds runs/leaky_replica/leaky-mini-b (~5 min)
     python experiments/sae_organisms.py --organisms leaky-mini-b --work runs/sae_replica
+    make sae-replica                           # both
 
 Why. ``generation_stats_matryoshka`` recovers leaky-mini's invented names in
 ``make sae-diffs``, but it was chosen after exploratory runs had read leaky-mini's held-out
