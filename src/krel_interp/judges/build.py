@@ -33,6 +33,8 @@ from krel_interp.probes.splits import grouped_kfold
 from krel_interp.stats import precision_recall
 
 THRESHOLD = 0.5
+#: Maps a fold's training rows to the rows a learning-curve point fits on.
+Subset = Callable[[list[int]], list[int]]
 Progress = Callable[[str, int, int], None]
 
 
@@ -108,12 +110,15 @@ def nested_cv(
     groups: Sequence[str],
     config: ClassifierBuildConfig,
     progress: Progress | None = None,
+    subset: Subset | None = None,
 ) -> tuple[list[float], list[Choice]]:
-    """Out-of-fold probabilities, each fold's choice made on its own training part."""
+    """Out-of-fold probabilities, each fold's choice made on its own training part
+    (``subset(train)`` of it when given: a learning curve keeps the folds and fits on less)."""
     folds = grouped_kfold(groups, config.folds, seed=config.seed)
     oof = [0.0] * len(y)
     choices = []
     for k, (train, test) in enumerate(folds):
+        train = subset(train) if subset else train
         choice, _ = select(feats, y, groups, train, config)
         probe = _probe_for(feats, y, train, choice)
         for i, p in zip(test, _probability(probe, feats, test, choice), strict=True):
@@ -124,14 +129,18 @@ def nested_cv(
     return oof, choices
 
 
-def bag_of_words_cv(corpus: Sequence[LabelledText], config: ClassifierBuildConfig) -> list[float]:
-    """The baseline without a representation: tf-idf words and bigrams + logistic, same folds."""
+def bag_of_words_cv(
+    corpus: Sequence[LabelledText], config: ClassifierBuildConfig, subset: Subset | None = None
+) -> list[float]:
+    """The baseline without a representation: tf-idf words and bigrams + logistic, same folds
+    (fitted on ``subset(train)`` of each fold's training part when given)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     folds = grouped_kfold([c.family for c in corpus], config.folds, seed=config.seed)
     oof = [0.0] * len(corpus)
     for train, test in folds:
+        train = subset(train) if subset else train
         vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
         x = vec.fit_transform([corpus[i].text for i in train])
         clf = LogisticRegression(C=10.0, max_iter=2000).fit(x, [corpus[i].label for i in train])
