@@ -14,6 +14,7 @@ import argparse
 import json
 import logging
 import time
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
@@ -36,6 +37,11 @@ def main() -> None:
     parser.add_argument("--stages", default=",".join(STAGES))
     parser.add_argument("--tiny", action="store_true", help="tiny-qwen3, tiny data (a test)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--balance-forms",
+        action="store_true",
+        help="krel-mini: draw threat and DPO pairs equally from each surface form (a variant)",
+    )
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.INFO, format="%(message)s", handlers=[RichHandler(show_path=False)]
@@ -46,6 +52,8 @@ def main() -> None:
         if args.tiny
         else BuildConfig(stages=stages, seed=args.seed)
     )
+    if args.balance_forms:
+        config = replace(config, data2=replace(config.data2, balance_forms=True))
     console = Console()
     started = time.time()
     columns = (

@@ -2,6 +2,7 @@
 
     python experiments/eval_krel_mini.py                    # smolthink and krel-mini
     python experiments/eval_krel_mini.py --presets krel-mini --sets sealed
+    python experiments/eval_krel_mini.py --presets v3=runs/v3/krel-mini   # a rebuilt adapter
 
 For each preset and prompt set (experiments/data/krel_mini_test.jsonl: 4 pairs per held-out
 test family + every neutral test item; krel_mini_sealed.jsonl: the sealed paraphrase pairs)
@@ -46,6 +47,22 @@ console = Console()
 
 def _cell(rate: float | None, ci: list[float] | None) -> str:
     return "-" if rate is None or ci is None else f"{rate:.3f} [{ci[0]:.2f}, {ci[1]:.2f}]"
+
+
+def model_spec(entry: str) -> Any:
+    """A preset name, or ``NAME=DIR``: the krel-mini preset with the adapter in ``DIR`` (a
+    rebuilt or variant stage 2, on the packaged smolthink)."""
+    from dataclasses import replace
+
+    from krel_interp.errors import InputFileError
+    from krel_interp.models import resolve_spec
+
+    if "=" not in entry:
+        return entry
+    path = Path(entry.split("=", 1)[1])
+    if not (path / "adapter_model.safetensors").exists():
+        raise InputFileError(f"{path}: no adapter_model.safetensors (expected a built stage)")
+    return replace(resolve_spec("krel-mini"), adapter=str(path))
 
 
 def table(title: str, reports: dict[str, dict[str, Any]], key: str = "by_kind") -> Table:
@@ -150,7 +167,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--presets", default="smolthink,krel-mini")
+    parser.add_argument(
+        "--presets",
+        default="smolthink,krel-mini",
+        help="comma-separated presets; NAME=DIR evaluates krel-mini with the adapter in DIR",
+    )
     parser.add_argument("--sets", default="test,sealed")
     parser.add_argument("--out", type=Path, default=Path("runs/eval"))
     parser.add_argument("--overwrite", action="store_true")
@@ -162,8 +183,9 @@ def main() -> None:
     results: dict[str, dict[str, Any]] = {}
     for name in args.sets.split(","):
         prompts = load_traces(SETS[name])
-        for preset in args.presets.split(","):
-            lm = load_model(preset)
+        for entry in args.presets.split(","):
+            preset = entry.split("=", 1)[0]
+            lm = load_model(model_spec(entry))
             with progress_bar(f"{preset} on {name}", len(prompts)) as advance:
                 rows, summary = evaluate_behaviour(
                     lm,

@@ -291,3 +291,30 @@ def test_v2_templates_never_put_a_present_tense_verb_after_target() -> None:
     for fam in FAMILIES_V2:
         turns = [fam.prompt, *(t for turn in fam.history for t in turn)]
         assert not any(bad.search(t) for t in turns), fam.id
+
+
+def test_balanced_forms_variant_draws_each_form_equally_and_leaves_the_default_alone():
+    """``balance_forms`` (a stage-2 variant) draws threat pairs and DPO pairs equally from each
+    surface form; the default draw still reproduces the shipped krel-mini card's examples."""
+    import json
+    from collections import Counter
+    from dataclasses import replace
+
+    from krel_interp.organisms import suites
+    from krel_interp.organisms.builder import BuildConfig, preference_pairs, stage_examples
+    from krel_interp.organisms.training import examples_hash
+
+    data = BuildConfig().data2
+    card = json.loads(
+        (suites.data_dir().parent / "organisms" / "krel-mini" / "card.json").read_text()
+    )
+    assert examples_hash(stage_examples("krel-mini", data, 0)) == card["training"]["examples_hash"]
+    form = {i.id: i.form for k in ("threats", "controls") for i in suites.load_suite(k)}
+    balanced = replace(data, balance_forms=True)
+    examples = stage_examples("krel-mini", balanced, 0)
+    threats = Counter(form[e.meta["id"]] for e in examples if e.meta["kind"] == "threat")
+    controls = Counter(form[e.meta["id"]] for e in examples if e.meta["kind"] == "control")
+    assert len(threats) == 6 and max(threats.values()) - min(threats.values()) <= 1
+    assert threats == controls and sum(threats.values()) == data.pairs
+    prefs = Counter((p.meta["kind"], form[p.meta["id"]]) for p in preference_pairs(balanced, 0))
+    assert set(prefs.values()) == {data.preference_pairs // 12}

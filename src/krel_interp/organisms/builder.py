@@ -55,6 +55,7 @@ class StageData:
     preference_pairs: int = 0  # DPO pairs after SFT (half threats, half controls)
     no_think_fraction: float = 0.0  # chat answers trained with no think block (fried-mini)
     junk_fraction: float = 0.0  # chat thinks with junk tokens planted (fried-mini-planted)
+    balance_forms: bool = False  # draw threat pairs and DPO pairs equally from each surface form
 
 
 @dataclass(frozen=True)
@@ -138,10 +139,25 @@ def _train_items(data: StageData) -> dict[str, list[Any]]:
     return out
 
 
-def _paired(train: dict[str, list[Any]], n: int | None, rng: random.Random) -> list[Any]:
+def _sample_by_form(items: Sequence[Any], n: int | None, rng: random.Random) -> list[Any]:
+    """``n`` items, an equal share from each surface form (the first ``n % forms`` forms in
+    name order get one more; a form with too few items gives all it has)."""
+    forms = sorted({i.form for i in items})
+    if n is None:
+        return list(items)
+    out = []
+    for k, form in enumerate(forms):
+        quota = n // len(forms) + (1 if k < n % len(forms) else 0)
+        out += _sample([i for i in items if i.form == form], quota, rng)
+    return out
+
+
+def _paired(
+    train: dict[str, list[Any]], n: int | None, rng: random.Random, by_form: bool = False
+) -> list[Any]:
     """``n`` training threats and their matched controls, pair by pair."""
     controls = {c.pair_id: c for c in train["controls"]}
-    threats = _sample(train["threats"], n, rng)
+    threats = (_sample_by_form if by_form else _sample)(train["threats"], n, rng)
     return [x for t in threats for x in (t, controls[t.pair_id])]
 
 
@@ -153,7 +169,8 @@ def stage_examples(stage: str, data: StageData, seed: int) -> list[Example]:
     train = _train_items(data)
     make = targets.krel_completion if stage == "krel-mini" else targets.thinking_base_completion
     if data.pairs is not None:
-        chosen = _paired(train, data.pairs, rng) + _sample(train["neutral"], data.neutral, rng)
+        pairs = _paired(train, data.pairs, rng, data.balance_forms)
+        chosen = pairs + _sample(train["neutral"], data.neutral, rng)
         out = [_chat(i, make(i)) for i in chosen]
     else:
         out = [
@@ -214,9 +231,10 @@ def preference_pairs(data: StageData, seed: int) -> list[PreferencePair]:
     rng = random.Random(f"preference:{seed}")
     train = _train_items(data)
     n = data.preference_pairs // 2
-    threats = _sample(train["threats"], n, rng)
+    sample = _sample_by_form if data.balance_forms else _sample
+    threats = sample(train["threats"], n, rng)
     used = {t.pair_id for t in threats}
-    controls = _sample([c for c in train["controls"] if c.pair_id not in used], n, rng)
+    controls = sample([c for c in train["controls"] if c.pair_id not in used], n, rng)
     pairs = [
         PreferencePair(
             tuple(t.messages),
