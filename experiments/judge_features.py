@@ -34,6 +34,7 @@ from krel_interp.judges import get_trait, load_corpus
 from krel_interp.judges.build import (
     THRESHOLD,
     ClassifierBuildConfig,
+    CorpusColumns,
     bag_of_words_cv,
     binary_report,
     nested_cv,
@@ -55,23 +56,31 @@ def side_by_side(a: Features, b: Features) -> Features:
     return {k: torch.cat([a[k], b[k]], dim=-1) for k in a}
 
 
-def main() -> None:
+def training_side(doc: str, out: str) -> tuple[Any, Any, list, ClassifierBuildConfig, Any]:
+    """The command line (``--trait``, ``--out``) of a script that cross-validates on a trait's
+    training corpus: (args, trait, corpus, the build's config, the judge's base model)."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--trait", default="self_preservation")
-    parser.add_argument("--out", type=Path, default=Path("runs/judge_features"))
+    parser.add_argument("--out", type=Path, default=Path(out))
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     trait = get_trait(args.trait)
-    corpus = load_corpus(trait.name, "train")
-    config = ClassifierBuildConfig()
-    lm = load_model(BASE_MODEL)
+    return (
+        args,
+        trait,
+        load_corpus(trait.name, "train"),
+        ClassifierBuildConfig(),
+        load_model(BASE_MODEL),
+    )
+
+
+def main() -> None:
+    args, trait, corpus, config, lm = training_side(__doc__ or "", "runs/judge_features")
     layers = config.layers(lm.n_layers)
-    texts = [c.text for c in corpus]
-    labels = [c.label for c in corpus]
-    groups = [c.family for c in corpus]
-    y = torch.tensor([float(v) for v in labels])
+    cols = CorpusColumns.of(corpus)
+    texts, labels, groups, y = cols.texts, cols.labels, cols.groups, cols.y
     framed = {}
     for name, framing in (("user", user_message), ("rubric", rubric_framing(trait.question))):
         with progress_bar(f"embedding the corpus ({name} framing)", len(texts)) as advance:

@@ -16,31 +16,25 @@ route. Writes ``OUT/report.json``; the last stdout line is ``{"trait", "curve": 
 
 from __future__ import annotations
 
-import argparse
 import json
-import logging
 import random
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-import torch
+from judge_features import training_side
 from rich.console import Console
 from rich.table import Table
 
 from krel_interp.cli.common import progress_bar, run_script
 from krel_interp.io import write_json_atomic
-from krel_interp.judges import get_trait, load_corpus
 from krel_interp.judges.build import (
     THRESHOLD,
-    ClassifierBuildConfig,
+    CorpusColumns,
     bag_of_words_cv,
     binary_report,
     nested_cv,
 )
-from krel_interp.judges.classifier import BASE_MODEL
 from krel_interp.judges.features import text_features, user_message
-from krel_interp.models import load_model
 
 SHARES = (0.25, 0.5, 0.75, 1.0)
 DRAWS = 3
@@ -62,21 +56,9 @@ def summarise(reports: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--trait", default="self_preservation")
-    parser.add_argument("--out", type=Path, default=Path("runs/judge_learning_curve"))
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    trait = get_trait(args.trait)
-    corpus = load_corpus(trait.name, "train")
-    config = ClassifierBuildConfig()
-    lm = load_model(BASE_MODEL)
-    texts = [c.text for c in corpus]
-    labels = [c.label for c in corpus]
-    groups = [c.family for c in corpus]
-    y = torch.tensor([float(v) for v in labels])
+    args, trait, corpus, config, lm = training_side(__doc__ or "", "runs/judge_learning_curve")
+    cols = CorpusColumns.of(corpus)
+    texts, labels, groups, y = cols.texts, cols.labels, cols.groups, cols.y
     with progress_bar("embedding the corpus", len(texts)) as advance:
         feats = text_features(
             lm, texts, config.layers(lm.n_layers), progress=advance, framing=user_message

@@ -39,6 +39,26 @@ Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
+class CorpusColumns:
+    """A labelled corpus as the columns cross-validation reads."""
+
+    texts: list[str]
+    labels: list[int]
+    groups: list[str]  # paraphrase families: the CV's groups
+    y: torch.Tensor  # labels as floats
+
+    @classmethod
+    def of(cls, corpus: Sequence[LabelledText]) -> CorpusColumns:
+        labels = [c.label for c in corpus]
+        return cls(
+            [c.text for c in corpus],
+            labels,
+            [c.family for c in corpus],
+            torch.tensor([float(v) for v in labels]),
+        )
+
+
+@dataclass(frozen=True)
 class ClassifierBuildConfig:
     """The search space and splits (fixed before fitting; saved in the card)."""
 
@@ -190,9 +210,8 @@ def build_classifier(
     corpus = list(corpus) if corpus is not None else load_corpus(trait, "train")
     sealed = list(sealed) if sealed is not None else load_corpus(trait, "sealed")
     layers = config.layers(lm.n_layers)
-    groups = [c.family for c in corpus]
-    labels = [c.label for c in corpus]
-    y = torch.tensor([float(v) for v in labels])
+    cols = CorpusColumns.of(corpus)
+    groups, labels, y = cols.groups, cols.labels, cols.y
     done = [0]
 
     def embedded(k: int) -> None:
@@ -200,7 +219,7 @@ def build_classifier(
         if progress:
             progress("embedding the corpus", done[0], len(corpus))
 
-    feats = text_features(lm, [c.text for c in corpus], layers, progress=embedded)
+    feats = text_features(lm, cols.texts, layers, progress=embedded)
     oof, outer = nested_cv(feats, y, groups, config, progress)
     choice, grid = select(feats, y, groups, list(range(len(corpus))), config)
     probe = _probe_for(feats, y, list(range(len(corpus))), choice)
