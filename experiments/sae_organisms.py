@@ -3,6 +3,8 @@
     python experiments/sae_organisms.py        # make sae-diffs; needs saes/smolthink (make saes)
     python experiments/sae_organisms.py --organisms fried-mini-planted   # a subset
     python experiments/sae_organisms.py --organisms krel-mini --sealed   # make sae-diffs-sealed
+    python experiments/sae_organisms.py --organisms leaky-mini-b --work runs/sae_replica
+        # make sae-replica: the blind replica that experiments/leaky_replica.py builds
 
 1. Diffing data (no labels): the first 400 traces of the SAE text (``sae_data.py``: train-split
    suites with their targets, corpus, webtext), teacher-forced through smolthink (base) and each
