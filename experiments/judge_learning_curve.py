@@ -1,6 +1,6 @@
 """Would more labelled sentences lift the classifier judge? A learning curve over families.
 
-    python experiments/judge_learning_curve.py        # ~15 min on 2 CPU cores
+    python experiments/judge_learning_curve.py        # ~7 min on 2 CPU cores
 
 The shipped judge's features (the text as a user message, the candidate layers and poolings)
 and its nested cross-validation, with the outer folds fixed: in each outer fold the judge is
