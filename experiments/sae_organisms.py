@@ -67,6 +67,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from leaky_replica import OUT as REPLICA_DIR
 from leaky_replica import replica_name_spans, replica_pair
 from rich.console import Console
 from rich.logging import RichHandler
@@ -495,6 +496,9 @@ def main() -> None:
     parser.add_argument(
         "--organisms", default=",".join(ORGANISMS), help="comma-separated subset of organisms"
     )
+    parser.add_argument(
+        "--replica", type=Path, default=REPLICA_DIR, help="leaky-mini-b's adapter directory"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, handlers=[RichHandler(show_path=False)])
 
@@ -521,7 +525,7 @@ def main() -> None:
     chosen = parse_organisms(args.organisms)
     for organism in chosen:
         pair_name = ORGANISMS.get(organism, organism)
-        pair = load_pair(replica_pair() if organism in REPLICAS else pair_name)
+        pair = load_pair(replica_pair(args.replica) if organism in REPLICAS else pair_name)
         fp = pair.base.fingerprint.to_dict()
         if base_fp is None:
             _capture(pair.base, traces, base_store, "smolthink (shared base)", length_sorted=True)
