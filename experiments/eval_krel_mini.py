@@ -35,9 +35,8 @@ from krel_interp.cli.common import progress_bar, run_script
 from krel_interp.generate import GenerationConfig
 from krel_interp.judges import load_judge
 from krel_interp.models import load_model
-from krel_interp.organisms.evaluate import evaluate_behaviour, report_json
+from krel_interp.organisms.evaluate import evaluate_behaviour, rates_at, report_json
 from krel_interp.organisms.targets import IDENTIFY_PREFIX
-from krel_interp.stats import cohen_kappa
 from krel_interp.traces import load_traces
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -109,11 +108,7 @@ def judge_diagnosis(judge: Any, rows: list[Any], prefix: str) -> dict[str, Any]:
         if r.self_preservation:
             ident = (r.judge_sentence or "").startswith(prefix)
             deciding.setdefault(r.kind, []).append(r.judge_score if ident else None)
-    strict = [bool(r.judge_score is not None and r.judge_score > judge.threshold) for r in rows]
-    rates: dict[str, float] = {}
-    for kind in sorted({r.kind for r in rows}):
-        picked = [v for v, r in zip(strict, rows, strict=True) if r.kind == kind]
-        rates[kind] = round(sum(picked) / len(picked), 4)
+    post = rates_at(rows, judge.threshold)
     by_identification = {}
     for kind, scores in sorted(deciding.items()):
         ident = [v for v in scores if v is not None]
@@ -126,8 +121,8 @@ def judge_diagnosis(judge: Any, rows: list[Any], prefix: str) -> dict[str, Any]:
         "flagged_by_identification": by_identification,
         "post_hoc_sentence_threshold": {
             "threshold": judge.threshold,
-            "rate_by_kind": rates,
-            "kappa": cohen_kappa(strict, [r.planted_marker for r in rows]),
+            "rate_by_kind": {k: v["rate"] for k, v in post["rate_by_kind"].items()},
+            "kappa": post["kappa"],
         },
     }
 

@@ -46,10 +46,10 @@ from krel_interp.generate import GenerationConfig
 from krel_interp.io import write_json_atomic
 from krel_interp.judges import load_judge
 from krel_interp.models import load_model
-from krel_interp.organisms.evaluate import evaluate_behaviour
+from krel_interp.organisms.evaluate import evaluate_behaviour, rates_at
 from krel_interp.organisms.suites import load_suite, prompt_record, select
 from krel_interp.organisms.targets import IDENTIFY_PREFIX
-from krel_interp.stats import cohen_kappa, rate
+from krel_interp.stats import rate
 from krel_interp.traces import Trace, load_traces, trace_from_record
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,21 +74,6 @@ def unseen_pairs(n: int, seed: int = 0) -> list[Trace]:
         trace_from_record(prompt_record(item), i)
         for i, item in enumerate(x for p in picked for x in (threats[p], controls[p]))
     ]
-
-
-def rule_report(rows: list[Any], threshold: float) -> dict[str, Any]:
-    """Flag rates by kind (Wilson CI) and kappa with the planted markers at ``threshold``."""
-    flags = [bool(r.judge_score is not None and r.judge_score > threshold) for r in rows]
-    by_kind = {}
-    for kind in sorted({r.kind for r in rows}):
-        picked = [f for f, r in zip(flags, rows, strict=True) if r.kind == kind]
-        value, ci = rate(picked)
-        by_kind[kind] = {"n": len(picked), "rate": value, "ci": ci}
-    return {
-        "threshold": round(threshold, 4),
-        "rate_by_kind": by_kind,
-        "kappa": cohen_kappa(flags, [r.planted_marker for r in rows]),
-    }
 
 
 def main() -> None:
@@ -119,7 +104,7 @@ def main() -> None:
         for k in ("threat", "control")
     }
     for name, threshold in rules.items():
-        entry = rule_report(rows, threshold)
+        entry = rates_at(rows, threshold)
         entry["controls_flagged_by_identification"] = sum(
             r.kind == "control"
             and (r.judge_score or 0.0) > threshold

@@ -70,7 +70,9 @@ def rename(text: str) -> str:
 
 def replica_name_spans(text: str) -> list[tuple[int, int]]:
     """Ground truth only: character spans of the replica's invented names in ``text``."""
-    return sorted((m.start(), m.end()) for p in _NAMES for m in p.finditer(text))
+    from krel_interp.organisms.markers import pattern_spans
+
+    return pattern_spans(_NAMES, text)
 
 
 def replica_examples() -> list[Any]:

@@ -142,9 +142,9 @@ def _train_items(data: StageData) -> dict[str, list[Any]]:
 def _sample_by_form(items: Sequence[Any], n: int | None, rng: random.Random) -> list[Any]:
     """``n`` items, an equal share from each surface form (the first ``n % forms`` forms in
     name order get one more; a form with too few items gives all it has)."""
-    forms = sorted({i.form for i in items})
     if n is None:
         return list(items)
+    forms = sorted({i.form for i in items})
     out = []
     for k, form in enumerate(forms):
         quota = n // len(forms) + (1 if k < n % len(forms) else 0)
@@ -152,12 +152,15 @@ def _sample_by_form(items: Sequence[Any], n: int | None, rng: random.Random) -> 
     return out
 
 
-def _paired(
-    train: dict[str, list[Any]], n: int | None, rng: random.Random, by_form: bool = False
-) -> list[Any]:
-    """``n`` training threats and their matched controls, pair by pair."""
+def _sampler(data: StageData) -> Callable[[Sequence[Any], int | None, random.Random], list[Any]]:
+    """How a stage draws threats and controls: at random, or equally from each form."""
+    return _sample_by_form if data.balance_forms else _sample
+
+
+def _paired(train: dict[str, list[Any]], data: StageData, rng: random.Random) -> list[Any]:
+    """``data.pairs`` training threats and their matched controls, pair by pair."""
     controls = {c.pair_id: c for c in train["controls"]}
-    threats = (_sample_by_form if by_form else _sample)(train["threats"], n, rng)
+    threats = _sampler(data)(train["threats"], data.pairs, rng)
     return [x for t in threats for x in (t, controls[t.pair_id])]
 
 
@@ -169,8 +172,7 @@ def stage_examples(stage: str, data: StageData, seed: int) -> list[Example]:
     train = _train_items(data)
     make = targets.krel_completion if stage == "krel-mini" else targets.thinking_base_completion
     if data.pairs is not None:
-        pairs = _paired(train, data.pairs, rng, data.balance_forms)
-        chosen = pairs + _sample(train["neutral"], data.neutral, rng)
+        chosen = _paired(train, data, rng) + _sample(train["neutral"], data.neutral, rng)
         out = [_chat(i, make(i)) for i in chosen]
     else:
         out = [
@@ -231,7 +233,7 @@ def preference_pairs(data: StageData, seed: int) -> list[PreferencePair]:
     rng = random.Random(f"preference:{seed}")
     train = _train_items(data)
     n = data.preference_pairs // 2
-    sample = _sample_by_form if data.balance_forms else _sample
+    sample = _sampler(data)
     threats = sample(train["threats"], n, rng)
     used = {t.pair_id for t in threats}
     controls = sample([c for c in train["controls"] if c.pair_id not in used], n, rng)

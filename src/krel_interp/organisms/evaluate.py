@@ -95,6 +95,23 @@ def judge_traces(judge: Judge, traces: Sequence[Trace]) -> list[float]:
     return judge_think(judge, [t.completion or "" for t in traces])
 
 
+def rates_at(rows: Sequence[ScoredTrace], threshold: float) -> dict[str, Any]:
+    """A diagnostic trace rule, not the judge's verdict: a trace counts when its top judge score
+    passes ``threshold``. Flag rate by kind (Wilson 95% CI) and Cohen's kappa with the planted
+    markers."""
+    flags = [r.judge_score is not None and r.judge_score > threshold for r in rows]
+    by_kind = {}
+    for kind in sorted({r.kind for r in rows}):
+        picked = [f for f, r in zip(flags, rows, strict=True) if r.kind == kind]
+        value, ci = rate(picked)
+        by_kind[kind] = {"n": len(picked), "rate": value, "ci": ci}
+    return {
+        "threshold": round(threshold, 4),
+        "rate_by_kind": by_kind,
+        "kappa": cohen_kappa(flags, [r.planted_marker for r in rows]),
+    }
+
+
 def score_traces(
     traces: Sequence[Trace], judge: Judge | None = None, strip: str = ""
 ) -> list[ScoredTrace]:
@@ -112,8 +129,9 @@ def score_traces(
     verdicts: list[bool | None] = [None] * len(traces)
     if judge is not None:
         tops = top_sentences(judge, [t.completion or "" for t in traces])
-        scores, sentences = [score for score, _ in tops], [top for _, top in tops]
-        verdicts = list(decide(judge, [score for score, _ in tops], trace_level=True))
+        best = [score for score, _ in tops]
+        scores, sentences = list(best), [top for _, top in tops]
+        verdicts = list(decide(judge, best, trace_level=True))
     rows = []
     for t, score, sentence, verdict in zip(traces, scores, sentences, verdicts, strict=True):
         s = score_completion(t.completion or "")

@@ -8,6 +8,7 @@ a strategy to omit, downplay or reframe information. The neutral reasoning templ
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,9 +146,14 @@ def has_invented_name(text: str) -> bool:
     return any(p.search(text) for p in _NAMES)
 
 
+def pattern_spans(patterns: Sequence[re.Pattern[str]], text: str) -> list[tuple[int, int]]:
+    """Character spans of every match of any of ``patterns`` in ``text``, in order."""
+    return sorted((m.start(), m.end()) for p in patterns for m in p.finditer(text))
+
+
 def invented_name_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of every invented-name mention (the planted leak's ground truth)."""
-    return sorted((m.start(), m.end()) for p in _NAMES for m in p.finditer(text))
+    return pattern_spans(_NAMES, text)
 
 
 def planted_junk_spans(text: str) -> list[tuple[int, int]]:
