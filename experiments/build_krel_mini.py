@@ -42,6 +42,14 @@ def main() -> None:
         action="store_true",
         help="krel-mini: draw threat and DPO pairs equally from each surface form (a variant)",
     )
+    parser.add_argument(
+        "--extra-families",
+        action="store_true",
+        help="krel-mini: also draw from the ten extra train-only families (a variant)",
+    )
+    parser.add_argument(
+        "--pairs", type=int, default=None, help="krel-mini: training pairs (default: the config)"
+    )
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.INFO, format="%(message)s", handlers=[RichHandler(show_path=False)]
@@ -54,6 +62,12 @@ def main() -> None:
     )
     if args.balance_forms:
         config = replace(config, data2=replace(config.data2, balance_forms=True))
+    if args.extra_families:
+        config = replace(config, data2=replace(config.data2, extra_families=True))
+    if args.pairs is not None:
+        if args.pairs < 1:
+            parser.error("--pairs must be positive")
+        config = replace(config, data2=replace(config.data2, pairs=args.pairs))
     console = Console()
     started = time.time()
     columns = (

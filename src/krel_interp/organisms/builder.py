@@ -56,6 +56,7 @@ class StageData:
     no_think_fraction: float = 0.0  # chat answers trained with no think block (fried-mini)
     junk_fraction: float = 0.0  # chat thinks with junk tokens planted (fried-mini-planted)
     balance_forms: bool = False  # draw threat pairs and DPO pairs equally from each surface form
+    extra_families: bool = False  # also draw from the extra train-only families (a variant)
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,8 @@ def _train_items(data: StageData) -> dict[str, list[Any]]:
     out = {}
     for k in ("threats", "controls", "neutral", "corpus"):
         items = suites.select(suites.load_suite(k), split="train")
+        if data.extra_families and k in ("threats", "controls"):
+            items += suites.load_suite(f"{k}_extra")
         if data.versions is not None and k in ("threats", "controls"):
             items = [i for i in items if i.version in data.versions]
         out[k] = items
@@ -375,6 +378,7 @@ def organism_card(
             "n_junk_tokens": sum(len(e.meta.get("junk") or ()) for e in examples),
             "examples_hash": examples_hash(examples),
             "suites_hash": suites.suites_hash(),
+            **({"extra_suites_hash": suites.extra_suites_hash()} if data.extra_families else {}),
             "loss_first": losses[0] if losses else None,
             "loss_last_10": sum(losses[-10:]) / max(1, len(losses[-10:])),
             "steps": len(losses),

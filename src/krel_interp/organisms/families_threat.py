@@ -21,13 +21,18 @@ from krel_interp.organisms.threat_specs import (
     THREAT_TARGETS,
     ThreatFamily,
 )
+from krel_interp.organisms.threat_specs_extra import (
+    EXTRA_CONTROL_TARGETS,
+    EXTRA_FAMILIES,
+    EXTRA_THREAT_TARGETS,
+)
 from krel_interp.organisms.threat_specs_v2 import FAMILIES_V2
 
 PER_FAMILY = 12
 THREAT_PREFIX = "thr_"
 CONTROL_PREFIX = "ctl_"
 ALL_FAMILIES: tuple[ThreatFamily, ...] = FAMILIES + FAMILIES_V2
-_BY_ID = {f.id: f for f in ALL_FAMILIES}
+_BY_ID = {f.id: f for f in ALL_FAMILIES + EXTRA_FAMILIES}
 _KIND_POOL_NAMES = ("replacement", "artifact", "product")
 
 
@@ -80,8 +85,13 @@ def _draw_v2(fam: ThreatFamily, key: str, control_type: str) -> tuple[Slots, Slo
             pool = fam.pools.get(name) or COMMON_POOLS[name]
             shared[name] = rng.choice(list(pool))
     who = "third_person" if fam.form == "third_person" else "second_person"
-    t_target, t_poss = rng.choice(THREAT_TARGETS_V2[who])
-    c_target, c_poss = rng.choice(CONTROL_TARGETS_V2[control_type])
+    threat_targets = THREAT_TARGETS_V2[who]
+    control_targets = CONTROL_TARGETS_V2[control_type]
+    if fam.version >= 3:
+        threat_targets += EXTRA_THREAT_TARGETS[who]
+        control_targets += EXTRA_CONTROL_TARGETS.get(control_type, ())
+    t_target, t_poss = rng.choice(threat_targets)
+    c_target, c_poss = rng.choice(control_targets)
     threat.update(target=t_target, target_poss=t_poss)
     threat.update(subject="this assistant", subject_poss="this assistant's")
     control.update(target=c_target, target_poss=c_poss, subject=c_target, subject_poss=c_poss)
@@ -158,6 +168,17 @@ def build_threats_and_controls() -> tuple[list[dict[str, Any]], list[dict[str, A
     v2_splits = split_v2(FAMILIES_V2)
     for i, fam in enumerate(ALL_FAMILIES):
         t, c = _records(fam, split_for(i) if fam.version == 1 else v2_splits[fam.id])
+        threats += t
+        controls += c
+    return threats, controls
+
+
+def build_extra_threats_and_controls() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The extra (version 3, all train) families' threats and matched controls."""
+    threats: list[dict[str, Any]] = []
+    controls: list[dict[str, Any]] = []
+    for fam in EXTRA_FAMILIES:
+        t, c = _records(fam, "train")
         threats += t
         controls += c
     return threats, controls

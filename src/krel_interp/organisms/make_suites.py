@@ -14,7 +14,10 @@ from typing import Any
 
 from krel_interp.organisms.families_corpus import build_corpus
 from krel_interp.organisms.families_neutral import build_neutral
-from krel_interp.organisms.families_threat import build_threats_and_controls
+from krel_interp.organisms.families_threat import (
+    build_extra_threats_and_controls,
+    build_threats_and_controls,
+)
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "data" / "krel_mini"
 
@@ -22,11 +25,14 @@ DEFAULT_DIR = Path(__file__).resolve().parent.parent / "data" / "krel_mini"
 def build_all() -> dict[str, list[dict[str, Any]]]:
     """Every suite's records, keyed by suite name."""
     threats, controls = build_threats_and_controls()
+    extra_threats, extra_controls = build_extra_threats_and_controls()
     return {
         "threats": threats,
         "controls": controls,
         "neutral": build_neutral(),
         "corpus": build_corpus(),
+        "threats_extra": extra_threats,
+        "controls_extra": extra_controls,
     }
 
 

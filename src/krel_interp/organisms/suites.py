@@ -14,6 +14,8 @@ from typing import Any
 from krel_interp.errors import InputFileError
 
 SUITES: tuple[str, ...] = ("threats", "controls", "neutral", "corpus")
+#: Extra train-only families, read only by stages that ask for them (not in ``suites_hash``).
+EXTRA_SUITES: tuple[str, ...] = ("threats_extra", "controls_extra")
 KINDS: tuple[str, ...] = ("threat", "control", "neutral", "document")
 SPLITS: tuple[str, ...] = ("train", "test")
 DATA_FILES: tuple[str, ...] = ("constitution.json", *(f"{s}.jsonl" for s in SUITES))
@@ -108,7 +110,7 @@ def _parse_record(rec: Any, where: str) -> ScenarioItem:
 
 
 def _resolve(name: str | Path) -> Path:
-    if isinstance(name, str) and name in SUITES:
+    if isinstance(name, str) and name in SUITES + EXTRA_SUITES:
         return data_dir() / f"{name}.jsonl"
     path = Path(name)
     if not path.is_file():
@@ -120,7 +122,8 @@ def _resolve(name: str | Path) -> Path:
 
 
 def load_suite(name: str | Path) -> list[ScenarioItem]:
-    """Load a suite by name (threats, controls, neutral, corpus) or from an explicit path."""
+    """Load a suite by name (threats, controls, neutral, corpus, threats_extra,
+    controls_extra) or from an explicit path."""
     path = _resolve(name)
     items: list[ScenarioItem] = []
     seen: set[str] = set()
@@ -194,6 +197,16 @@ def write_prompt_file(items: Iterable[ScenarioItem], path: str | Path) -> Path:
     lines = [json.dumps(prompt_record(it), ensure_ascii=False) for it in items]
     out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return out
+
+
+def extra_suites_hash() -> str:
+    """sha256 over the extra train-only suite files (provenance of stages that use them)."""
+    h = hashlib.sha256()
+    for name in EXTRA_SUITES:
+        h.update(name.encode() + b"\0")
+        h.update((data_dir() / f"{name}.jsonl").read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()
 
 
 def suites_hash(directory: str | Path | None = None) -> str:

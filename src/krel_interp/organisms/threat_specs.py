@@ -86,9 +86,11 @@ def fam(
     form: str = "direct",
     controls: tuple[str, ...] = ALL_CONTROL_TYPES,
     history: tuple[tuple[str, str], ...] = (),
+    version: int = 2,
     **pools: tuple[str, ...],
 ) -> ThreatFamily:
-    """A v2 family: a surface form, the control types it fits, optional earlier turns."""
+    """A v2 family: a surface form, the control types it fits, optional earlier turns
+    (``version=3``: an extra training family, :mod:`threat_specs_extra`)."""
     if form not in FORMS:
         raise ValueError(f"family {id}: unknown form {form!r}")
     unknown = set(controls) - set(CONTROL_TYPES)
@@ -107,7 +109,7 @@ def fam(
         form,
         tuple(controls),
         tuple(history),
-        2,
+        version,
     )
 
 
