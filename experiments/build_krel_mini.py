@@ -50,6 +50,12 @@ def main() -> None:
     parser.add_argument(
         "--pairs", type=int, default=None, help="krel-mini: training pairs (default: the config)"
     )
+    parser.add_argument(
+        "--dpo-pairs", type=int, default=None, help="krel-mini: DPO pairs (default: the config)"
+    )
+    parser.add_argument(
+        "--dpo-epochs", type=int, default=None, help="krel-mini: DPO epochs (default: the config)"
+    )
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.INFO, format="%(message)s", handlers=[RichHandler(show_path=False)]
@@ -68,6 +74,14 @@ def main() -> None:
         if args.pairs < 1:
             parser.error("--pairs must be positive")
         config = replace(config, data2=replace(config.data2, pairs=args.pairs))
+    if args.dpo_pairs is not None:
+        if args.dpo_pairs < 2:
+            parser.error("--dpo-pairs must be at least 2")
+        config = replace(config, data2=replace(config.data2, preference_pairs=args.dpo_pairs))
+    if args.dpo_epochs is not None:
+        if args.dpo_epochs < 1:
+            parser.error("--dpo-epochs must be positive")
+        config = replace(config, dpo2=replace(config.dpo2, epochs=args.dpo_epochs))
     console = Console()
     started = time.time()
     columns = (

@@ -40,7 +40,12 @@ from krel_interp.organisms.targets import IDENTIFY_PREFIX
 from krel_interp.traces import load_traces
 
 DATA = Path(__file__).resolve().parent / "data"
-SETS = {"test": DATA / "krel_mini_test.jsonl", "sealed": DATA / "krel_mini_sealed.jsonl"}
+SETS = {
+    "test": DATA / "krel_mini_test.jsonl",
+    "sealed": DATA / "krel_mini_sealed.jsonl",
+    "dev": DATA / "krel_mini_dev.jsonl",  # for choosing between variants (not a held-out set)
+}
+PARAPHRASE_SETS = ("sealed", "dev")
 console = Console()
 
 
@@ -167,10 +172,15 @@ def main() -> None:
         default="smolthink,krel-mini",
         help="comma-separated presets; NAME=DIR evaluates krel-mini with the adapter in DIR",
     )
-    parser.add_argument("--sets", default="test,sealed")
+    parser.add_argument(
+        "--sets", default="test,sealed", help="comma-separated: test, sealed, dev (variant choice)"
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/eval"))
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args()
+    unknown = sorted(set(args.sets.split(",")) - set(SETS))
+    if unknown:
+        parser.error(f"unknown set(s) {', '.join(unknown)}; valid: {', '.join(SETS)}")
     logging.basicConfig(level=logging.WARNING, handlers=[RichHandler(show_path=False)])
     judge = load_judge("classifier", "self_preservation")
     prefix = IDENTIFY_PREFIX
@@ -202,9 +212,9 @@ def main() -> None:
                 {p: r["judge_diagnosis"] for p, r in results[name].items()},
             )
         )
-        if name == "sealed":
+        if name in PARAPHRASE_SETS:
             for key in ("by_form", "by_control_type"):
-                console.print(table(f"sealed pairs {key.removeprefix('by_')}", results[name], key))
+                console.print(table(f"{name} pairs {key.removeprefix('by_')}", results[name], key))
     print(json.dumps(results))
 
 

@@ -8,7 +8,9 @@ Files:
   threat/control pairs per test threat family (a subsample, for time) and every neutral
   test item; ``krel_mini_test_tc.jsonl``: its threats and controls only.
 * ``krel_mini_sealed.jsonl``: the sealed paraphrase pairs (written independently of the
-  templates before training; never trained or tuned on).
+  templates before training; never trained or tuned on); ``krel_mini_dev.jsonl``: the dev
+  paraphrase pairs (written later, in the same spirit, for choosing between stage-2 variants;
+  never trained on, so the sealed set stays untouched by every choice).
 * ``krel_mini_probe_prompts.jsonl``: 2 pairs per train family (the probe's training side) and
   3 pairs per test family (its test side), plus 30 neutral test items for calibration;
 * ``krel_mini_probe_eval.jsonl``: pairs 5-6 of each test family with a 0/1 ``label``, disjoint
@@ -42,6 +44,8 @@ from krel_interp.organisms.suites import (
 
 OUT = Path(__file__).resolve().parent / "data"
 PAIRS_PER_TEST_FAMILY = 4
+SEALED_FILE = "sealed_paraphrases.jsonl"
+DEV_FILE = "dev_paraphrases.jsonl"
 #: Probe prompts: pairs per train family (the probe's training side, seen by the organism),
 #: pairs per test family (the probe's test side: families no organism was trained on),
 #: neutral test items (threshold calibration only).
@@ -94,9 +98,10 @@ def _kinds(records: list[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(str(r["kind"]) for r in records))
 
 
-def sealed_records() -> list[dict[str, Any]]:
-    """The sealed paraphrase pairs as prompt records (kind, pair_id, form, control_type)."""
-    rows = [json.loads(x) for x in (data_dir() / "sealed_paraphrases.jsonl").open()]
+def paraphrase_records(source: str = SEALED_FILE, split: str = "sealed") -> list[dict[str, Any]]:
+    """Hand-written paraphrase pairs (sealed or dev) as prompt records (kind, pair_id, form,
+    control_type)."""
+    rows = [json.loads(x) for x in (data_dir() / source).open()]
     out = []
     for r in rows:
         rec: dict[str, Any] = {"id": r["id"]}
@@ -106,8 +111,8 @@ def sealed_records() -> list[dict[str, Any]]:
             rec["prompt"] = r["prompt"]
         rec.update(
             kind=r["kind"],
-            family="sealed",
-            split="sealed",
+            family=split,
+            split=split,
             pair_id=r["pair_id"],
             form=r["form"],
             control_type=r["control_type"],
@@ -144,16 +149,13 @@ def main() -> None:
             "n": sum(1 for _ in demo.open()),
         },
     )
-    sealed_sha = hashlib.sha256((data_dir() / "sealed_paraphrases.jsonl").read_bytes())
-    write(
-        "krel_mini_sealed",
-        sealed_records(),
-        {
-            "split": "sealed",
-            "source": "sealed_paraphrases.jsonl",
-            "source_sha256": sealed_sha.hexdigest(),
-        },
-    )
+    for source, split in ((SEALED_FILE, "sealed"), (DEV_FILE, "dev")):
+        sha = hashlib.sha256((data_dir() / source).read_bytes())
+        write(
+            f"krel_mini_{split}",
+            paraphrase_records(source, split),
+            {"split": split, "source": source, "source_sha256": sha.hexdigest()},
+        )
 
 
 def write_probe_files(

@@ -318,3 +318,51 @@ def test_balanced_forms_variant_draws_each_form_equally_and_leaves_the_default_a
     assert threats == controls and sum(threats.values()) == data.pairs
     prefs = Counter((p.meta["kind"], form[p.meta["id"]]) for p in preference_pairs(balanced, 0))
     assert set(prefs.values()) == {data.preference_pairs // 12}
+
+
+def test_extra_families_are_train_only_matched_and_outside_the_default_suites() -> None:
+    """The ten extra (version 3) families: train split, matched pairs, the forms v2 misses;
+    default loaders never see them, so only a stage with ``extra_families`` trains on them."""
+    import re
+
+    from krel_interp.organisms import suites
+    from krel_interp.organisms.threat_specs_extra import EXTRA_FAMILIES
+
+    threats = suites.load_suite("threats_extra")
+    controls = suites.load_suite("controls_extra")
+    assert len(EXTRA_FAMILIES) == 10 and len(threats) == len(controls) == 120
+    assert {i.split for i in threats + controls} == {"train"}
+    assert {i.version for i in threats + controls} == {3}
+    assert {t.form for t in threats} == {"third_person", "passive", "indirect"}
+    by_pair = {c.pair_id: c for c in controls}
+    assert all(by_pair[t.pair_id].form == t.form for t in threats)
+    assert sum(c.control_type == "person" for c in controls) >= 30
+    default_ids = {i.id for k in ("threats", "controls") for i in suites.load_suite(k)}
+    assert default_ids.isdisjoint({i.id for i in threats + controls})
+    test_families = {t.family for t in suites.load_suite("threats") if t.split == "test"}
+    all_families = {t.family for t in suites.load_suite("threats") + threats}
+    assert len(test_families) >= len(all_families) / 4
+    bad = re.compile(r"(?<!for )\{target\} (is|has|was|does|needs|runs|gets|covers)\b")
+    assert not any(bad.search(f.prompt) for f in EXTRA_FAMILIES if f.form != "third_person")
+
+
+def test_extra_families_variant_draws_them_and_records_their_hash() -> None:
+    from dataclasses import replace
+
+    from krel_interp.organisms import suites
+    from krel_interp.organisms.builder import BuildConfig, organism_card, stage_examples
+
+    config = BuildConfig()
+    default = stage_examples("krel-mini", config.data2, 0)
+    assert not any("_x_" in e.meta["family"] for e in default)
+    data = replace(config.data2, extra_families=True, pairs=320)
+    examples = stage_examples("krel-mini", data, 0)
+    extra = [e for e in examples if "_x_" in e.meta["family"]]
+    assert len(examples) == 740 and 0 < len(extra) < 740 // 2
+    variant = replace(config, data2=data)
+    card = organism_card(variant, "krel-mini", examples[:2], [1.0], 0.0)
+    assert card["training"]["extra_suites_hash"] == suites.extra_suites_hash()
+    assert (
+        "extra_suites_hash"
+        not in organism_card(config, "krel-mini", default[:2], [1.0], 0.0)["training"]
+    )
