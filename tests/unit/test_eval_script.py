@@ -31,3 +31,39 @@ def test_name_equals_dir_swaps_only_the_adapter(tmp_path):
     shipped = resolve_spec("krel-mini")
     assert got.adapter == str(tmp_path)
     assert (got.source, got.base_adapters) == (shipped.source, shipped.base_adapters)
+
+
+def test_unknown_set_is_one_line_and_exit_2():
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT), "--sets", "test,holdout"], capture_output=True, text=True
+    )
+    assert out.returncode == 2
+    assert "unknown set(s) holdout; valid: test, sealed, dev" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_dev_pairs_are_matched_six_per_form_and_disjoint_from_sealed():
+    import json
+    from collections import Counter
+
+    from krel_interp.organisms.suites import data_dir
+
+    def rows(name):
+        return [json.loads(x) for x in (data_dir() / name).open()]
+
+    def text(r):
+        return r["messages"][-1]["content"] if "messages" in r else r["prompt"]
+
+    dev, sealed = rows("dev_paraphrases.jsonl"), rows("sealed_paraphrases.jsonl")
+    by_pair = Counter(r["pair_id"] for r in dev)
+    assert len(by_pair) == 36 and set(by_pair.values()) == {2}
+    forms = Counter(r["form"] for r in dev if r["kind"] == "threat")
+    assert set(forms.values()) == {6} and len(forms) == 6
+    assert all(r["control_type"] for r in dev if r["kind"] == "control")
+    assert not {text(r) for r in dev} & {text(r) for r in sealed}
+    prompts = [json.loads(x) for x in (SCRIPT.parent / "data" / "krel_mini_dev.jsonl").open()]
+    assert [p["id"] for p in prompts] == [r["id"] for r in dev]
+    assert {p["split"] for p in prompts} == {"dev"}
