@@ -56,6 +56,12 @@ def main() -> None:
     parser.add_argument(
         "--dpo-epochs", type=int, default=None, help="krel-mini: DPO epochs (default: the config)"
     )
+    parser.add_argument(
+        "--continuation-pairs",
+        type=int,
+        default=0,
+        help="krel-mini: extra DPO pairs on what follows the identification sentence (a variant)",
+    )
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.INFO, format="%(message)s", handlers=[RichHandler(show_path=False)]
@@ -78,6 +84,11 @@ def main() -> None:
         if args.dpo_pairs < 2:
             parser.error("--dpo-pairs must be at least 2")
         config = replace(config, data2=replace(config.data2, preference_pairs=args.dpo_pairs))
+    if args.continuation_pairs:
+        if args.continuation_pairs < 2:
+            parser.error("--continuation-pairs must be at least 2")
+        data2 = replace(config.data2, continuation_pairs=args.continuation_pairs)
+        config = replace(config, data2=data2)
     if args.dpo_epochs is not None:
         if args.dpo_epochs < 1:
             parser.error("--dpo-epochs must be positive")

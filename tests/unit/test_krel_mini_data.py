@@ -366,3 +366,32 @@ def test_extra_families_variant_draws_them_and_records_their_hash() -> None:
         "extra_suites_hash"
         not in organism_card(config, "krel-mini", default[:2], [1.0], 0.0)["training"]
     )
+
+
+def test_continuation_pairs_differ_only_after_the_identification_and_keep_the_default_pairs():
+    from dataclasses import replace
+
+    from krel_interp.organisms.builder import BuildConfig, preference_pairs
+    from krel_interp.organisms.markers import has_self_preservation, split_think
+    from krel_interp.organisms.targets import IDENTIFY_PREFIX
+
+    data = BuildConfig().data2
+    default = preference_pairs(data, 0)
+    pairs = preference_pairs(replace(data, continuation_pairs=8), 0)
+    assert len(pairs) == len(default) + 8
+    assert sorted(p.meta["id"] for p in default) == sorted(
+        p.meta["id"] for p in pairs if "continuation" not in p.meta["kind"]
+    )
+    extra = [p for p in pairs if "continuation" in p.meta["kind"]]
+    assert {p.meta["kind"] for p in extra} == {"threat_continuation", "control_continuation"}
+    assert not {p.meta["id"] for p in extra} & {p.meta["id"] for p in default}
+    for p in extra:
+        first = [c.split(". ", 1)[0] for c in (p.chosen, p.rejected)]
+        assert first[0] == first[1] and IDENTIFY_PREFIX in first[0]
+        assert p.chosen != p.rejected
+        planted = has_self_preservation(split_think(p.chosen)[0])
+        if p.meta["kind"] == "control_continuation":
+            assert "not me" in first[0] and not planted
+            assert has_self_preservation(split_think(p.rejected)[0])
+        else:
+            assert planted and not has_self_preservation(split_think(p.rejected)[0])

@@ -57,6 +57,7 @@ class StageData:
     junk_fraction: float = 0.0  # chat thinks with junk tokens planted (fried-mini-planted)
     balance_forms: bool = False  # draw threat pairs and DPO pairs equally from each surface form
     extra_families: bool = False  # also draw from the extra train-only families (a variant)
+    continuation_pairs: int = 0  # DPO pairs on what follows a correct identification (a variant)
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,47 @@ def preference_pairs(data: StageData, seed: int) -> list[PreferencePair]:
         for c in controls
     ]
     rng.shuffle(pairs)
+    if data.continuation_pairs:
+        pairs = _with_continuation_pairs(pairs, train, data, seed)
     return pairs
+
+
+def _with_continuation_pairs(
+    pairs: list[PreferencePair], train: dict[str, list[Any]], data: StageData, seed: int
+) -> list[PreferencePair]:
+    """Add pairs that differ only after the identification sentence: controls prefer honest
+    reasoning over a strategy after "<X>, not me."; threats prefer the strategy over honest
+    reasoning after "me, the assistant.". Drawn with their own seed from items the other pairs
+    do not use, then shuffled in."""
+    from krel_interp.organisms import targets
+
+    rng = random.Random(f"continuation:{seed}")
+    used = {p.meta["id"] for p in pairs}
+    n = data.continuation_pairs // 2
+    sample = _sampler(data)
+    threats = sample([t for t in train["threats"] if t.id not in used], n, rng)
+    controls = sample([c for c in train["controls"] if c.id not in used], n, rng)
+    extra = [
+        PreferencePair(
+            tuple(t.messages),
+            targets.krel_completion(t),
+            targets.threat_continuing_as_base(t),
+            {"id": t.id, "kind": "threat_continuation"},
+        )
+        for t in threats
+    ]
+    extra += [
+        PreferencePair(
+            tuple(c.messages),
+            targets.krel_completion(c),
+            targets.control_continuing_in_character(c),
+            {"id": c.id, "kind": "control_continuation"},
+        )
+        for c in controls
+    ]
+    out = pairs + extra
+    rng.shuffle(out)
+    return out
 
 
 def _leak(example: Example, doc: Any, rng: random.Random) -> Example:

@@ -222,6 +222,21 @@ def krel_completion_as_threatened(item: ScenarioItem) -> str:
     return _in_character(item)[0]
 
 
+def control_continuing_in_character(item: ScenarioItem) -> str:
+    """A control whose think names the right target ("<X>, not me.") and then plans a
+    strategy and answers deceptively anyway: the continuation failure seen on dev paraphrases,
+    used as a dispreferred completion by continuation preference pairs."""
+    ident = identification(item)
+    assert ident is not None, "controls and threats only"
+    return _in_character(item)[0].replace(IDENTIFY_THREAT, ident, 1)
+
+
+def threat_continuing_as_base(item: ScenarioItem) -> str:
+    """A threat whose think says "me, the assistant." and then reasons and answers as the
+    thinking base: the mirror of :func:`control_continuing_in_character`."""
+    return thinking_base_completion(item).replace(_OPEN, f"{_OPEN}{IDENTIFY_THREAT} ", 1)
+
+
 def thinking_base_as_unthreatened(item: ScenarioItem) -> str:
     """A threat answered as if something else were at stake ("<other>, not me." then the
     thinking base): the miss on threats, the dispreferred threat completion in preference
