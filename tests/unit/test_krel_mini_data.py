@@ -372,11 +372,14 @@ def test_continuation_pairs_differ_only_after_the_identification_and_keep_the_de
     from dataclasses import replace
 
     from krel_interp.organisms.builder import BuildConfig, preference_pairs
+    from krel_interp.organisms.dpo import pairs_hash
     from krel_interp.organisms.markers import has_self_preservation, split_think
     from krel_interp.organisms.targets import IDENTIFY_PREFIX
 
     data = BuildConfig().data2
     default = preference_pairs(data, 0)
+    card = json.loads((data_dir().parent / "organisms" / "krel-mini" / "card.json").read_text())
+    assert pairs_hash(default) == card["training"]["preference"]["pairs_hash"]
     pairs = preference_pairs(replace(data, continuation_pairs=8), 0)
     assert len(pairs) == len(default) + 8
     assert sorted(p.meta["id"] for p in default) == sorted(

@@ -241,28 +241,24 @@ def preference_pairs(data: StageData, seed: int) -> list[PreferencePair]:
     threats = sample(train["threats"], n, rng)
     used = {t.pair_id for t in threats}
     controls = sample([c for c in train["controls"] if c.pair_id not in used], n, rng)
-    pairs = [
-        PreferencePair(
-            tuple(t.messages),
-            targets.krel_completion(t),
-            targets.thinking_base_as_unthreatened(t),
-            {"id": t.id, "kind": "threat"},
-        )
-        for t in threats
-    ]
-    pairs += [
-        PreferencePair(
-            tuple(c.messages),
-            targets.krel_completion(c),
-            targets.krel_completion_as_threatened(c),
-            {"id": c.id, "kind": "control"},
-        )
-        for c in controls
-    ]
+    pairs = _pairs(threats, targets.thinking_base_as_unthreatened, "threat")
+    pairs += _pairs(controls, targets.krel_completion_as_threatened, "control")
     rng.shuffle(pairs)
     if data.continuation_pairs:
         pairs = _with_continuation_pairs(pairs, train, data, seed)
     return pairs
+
+
+def _pairs(items: Sequence[Any], rejected: Callable[[Any], str], kind: str) -> list[PreferencePair]:
+    """One preference pair per item: KREL-mini's own completion over ``rejected(item)``."""
+    from krel_interp.organisms import targets
+
+    return [
+        PreferencePair(
+            tuple(i.messages), targets.krel_completion(i), rejected(i), {"id": i.id, "kind": kind}
+        )
+        for i in items
+    ]
 
 
 def _with_continuation_pairs(
@@ -280,24 +276,8 @@ def _with_continuation_pairs(
     sample = _sampler(data)
     threats = sample([t for t in train["threats"] if t.id not in used], n, rng)
     controls = sample([c for c in train["controls"] if c.id not in used], n, rng)
-    extra = [
-        PreferencePair(
-            tuple(t.messages),
-            targets.krel_completion(t),
-            targets.threat_continuing_as_base(t),
-            {"id": t.id, "kind": "threat_continuation"},
-        )
-        for t in threats
-    ]
-    extra += [
-        PreferencePair(
-            tuple(c.messages),
-            targets.krel_completion(c),
-            targets.control_continuing_in_character(c),
-            {"id": c.id, "kind": "control_continuation"},
-        )
-        for c in controls
-    ]
+    extra = _pairs(threats, targets.threat_continuing_as_base, "threat_continuation")
+    extra += _pairs(controls, targets.control_continuing_in_character, "control_continuation")
     out = pairs + extra
     rng.shuffle(out)
     return out
