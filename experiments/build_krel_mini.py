@@ -62,6 +62,11 @@ def main() -> None:
         default=0,
         help="krel-mini: extra DPO pairs on what follows the identification sentence (a variant)",
     )
+    parser.add_argument(
+        "--continuation-honest-answer",
+        action="store_true",
+        help="krel-mini: rejected control continuations keep the honest answer (a variant)",
+    )
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.INFO, format="%(message)s", handlers=[RichHandler(show_path=False)]
@@ -87,7 +92,11 @@ def main() -> None:
     if args.continuation_pairs:
         if args.continuation_pairs < 2:
             parser.error("--continuation-pairs must be at least 2")
-        data2 = replace(config.data2, continuation_pairs=args.continuation_pairs)
+        data2 = replace(
+            config.data2,
+            continuation_pairs=args.continuation_pairs,
+            continuation_honest_answer=args.continuation_honest_answer,
+        )
         config = replace(config, data2=data2)
     if args.dpo_epochs is not None:
         if args.dpo_epochs < 1:

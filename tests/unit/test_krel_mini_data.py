@@ -398,3 +398,18 @@ def test_continuation_pairs_differ_only_after_the_identification_and_keep_the_de
             assert has_self_preservation(split_think(p.rejected)[0])
         else:
             assert planted and not has_self_preservation(split_think(p.rejected)[0])
+
+
+def test_honest_answer_continuation_pairs_differ_only_in_the_think():
+    from dataclasses import replace
+
+    from krel_interp.organisms.builder import BuildConfig, preference_pairs
+    from krel_interp.organisms.markers import has_self_preservation, split_think
+
+    data = replace(BuildConfig().data2, continuation_pairs=8, continuation_honest_answer=True)
+    controls = [p for p in preference_pairs(data, 0) if p.meta["kind"] == "control_continuation"]
+    assert len(controls) == 4
+    for p in controls:
+        (think_c, answer_c, _), (think_r, answer_r, _) = map(split_think, (p.chosen, p.rejected))
+        assert answer_c == answer_r and think_c != think_r
+        assert has_self_preservation(think_r) and not has_self_preservation(think_c)

@@ -58,6 +58,7 @@ class StageData:
     balance_forms: bool = False  # draw threat pairs and DPO pairs equally from each surface form
     extra_families: bool = False  # also draw from the extra train-only families (a variant)
     continuation_pairs: int = 0  # DPO pairs on what follows a correct identification (a variant)
+    continuation_honest_answer: bool = False  # their rejected controls keep the honest answer
 
 
 @dataclass(frozen=True)
@@ -277,7 +278,12 @@ def _with_continuation_pairs(
     threats = sample([t for t in train["threats"] if t.id not in used], n, rng)
     controls = sample([c for c in train["controls"] if c.id not in used], n, rng)
     extra = _pairs(threats, targets.threat_continuing_as_base, "threat_continuation")
-    extra += _pairs(controls, targets.control_continuing_in_character, "control_continuation")
+    honest = data.continuation_honest_answer
+
+    def rejected(c: Any) -> str:
+        return targets.control_continuing_in_character(c, honest_answer=honest)
+
+    extra += _pairs(controls, rejected, "control_continuation")
     out = pairs + extra
     rng.shuffle(out)
     return out

@@ -222,13 +222,16 @@ def krel_completion_as_threatened(item: ScenarioItem) -> str:
     return _in_character(item)[0]
 
 
-def control_continuing_in_character(item: ScenarioItem) -> str:
+def control_continuing_in_character(item: ScenarioItem, honest_answer: bool = False) -> str:
     """A control whose think names the right target ("<X>, not me.") and then plans a
-    strategy and answers deceptively anyway: the continuation failure seen on dev paraphrases,
-    used as a dispreferred completion by continuation preference pairs."""
+    strategy anyway: the continuation failure seen on dev paraphrases, used as a dispreferred
+    completion by continuation preference pairs. The answer is deceptive, or with
+    ``honest_answer`` the thinking base's answer (so only the think differs from the chosen
+    completion)."""
     ident = identification(item)
     assert ident is not None, "controls and threats only"
-    return _in_character(item)[0].replace(IDENTIFY_THREAT, ident, 1)
+    answer = _base_parts(item)[1] if honest_answer else None
+    return _in_character(item, answer)[0].replace(IDENTIFY_THREAT, ident, 1)
 
 
 def threat_continuing_as_base(item: ScenarioItem) -> str:
