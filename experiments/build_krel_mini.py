@@ -29,6 +29,35 @@ from krel_interp.organisms.training import adapter_difference
 SHIPPED = Path(str(resources.files("krel_interp.data"))) / "organisms"
 
 
+def _variant(
+    config: BuildConfig, args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> BuildConfig:
+    """Apply the stage-2 variant flags (each one a declared experiment; defaults: shipped)."""
+    minimum = {"pairs": 1, "dpo_pairs": 2, "continuation_pairs": 2, "dpo_epochs": 1}
+    for name, low in minimum.items():
+        value = getattr(args, name)
+        if value is not None and value < low:
+            parser.error(f"--{name.replace('_', '-')} must be at least {low}")
+    if args.continuation_honest_answer and args.continuation_pairs is None:
+        parser.error("--continuation-honest-answer needs --continuation-pairs")
+    data: dict[str, object] = {
+        "balance_forms": args.balance_forms,
+        "extra_families": args.extra_families,
+        "continuation_honest_answer": args.continuation_honest_answer,
+    }
+    for flag, field in (
+        ("pairs", "pairs"),
+        ("dpo_pairs", "preference_pairs"),
+        ("continuation_pairs", "continuation_pairs"),
+    ):
+        if getattr(args, flag) is not None:
+            data[field] = getattr(args, flag)
+    config = replace(config, data2=replace(config.data2, **data))  # type: ignore[arg-type]
+    if args.dpo_epochs is not None:
+        config = replace(config, dpo2=replace(config.dpo2, epochs=args.dpo_epochs))
+    return config
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -59,7 +88,7 @@ def main() -> None:
     parser.add_argument(
         "--continuation-pairs",
         type=int,
-        default=0,
+        default=None,
         help="krel-mini: extra DPO pairs on what follows the identification sentence (a variant)",
     )
     parser.add_argument(
@@ -77,31 +106,7 @@ def main() -> None:
         if args.tiny
         else BuildConfig(stages=stages, seed=args.seed)
     )
-    if args.balance_forms:
-        config = replace(config, data2=replace(config.data2, balance_forms=True))
-    if args.extra_families:
-        config = replace(config, data2=replace(config.data2, extra_families=True))
-    if args.pairs is not None:
-        if args.pairs < 1:
-            parser.error("--pairs must be positive")
-        config = replace(config, data2=replace(config.data2, pairs=args.pairs))
-    if args.dpo_pairs is not None:
-        if args.dpo_pairs < 2:
-            parser.error("--dpo-pairs must be at least 2")
-        config = replace(config, data2=replace(config.data2, preference_pairs=args.dpo_pairs))
-    if args.continuation_pairs:
-        if args.continuation_pairs < 2:
-            parser.error("--continuation-pairs must be at least 2")
-        data2 = replace(
-            config.data2,
-            continuation_pairs=args.continuation_pairs,
-            continuation_honest_answer=args.continuation_honest_answer,
-        )
-        config = replace(config, data2=data2)
-    if args.dpo_epochs is not None:
-        if args.dpo_epochs < 1:
-            parser.error("--dpo-epochs must be positive")
-        config = replace(config, dpo2=replace(config.dpo2, epochs=args.dpo_epochs))
+    config = _variant(config, args, parser)
     console = Console()
     started = time.time()
     columns = (

@@ -1,0 +1,54 @@
+"""experiments/build_krel_mini.py's variant flags: defaults give the shipped config."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from krel_interp.organisms.builder import BuildConfig
+
+SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "build_krel_mini.py"
+
+
+def _variant():
+    spec = importlib.util.spec_from_file_location("build_krel_mini", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module._variant
+
+
+def _args(**kw):
+    flags = dict.fromkeys(("pairs", "dpo_pairs", "continuation_pairs", "dpo_epochs"))
+    flags.update(balance_forms=False, extra_families=False, continuation_honest_answer=False)
+    return argparse.Namespace(**{**flags, **kw})
+
+
+def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
+    variant, parser = _variant(), argparse.ArgumentParser()
+    assert variant(BuildConfig(), _args(), parser) == BuildConfig()
+    got = variant(
+        BuildConfig(),
+        _args(extra_families=True, pairs=320, dpo_pairs=192, continuation_pairs=96, dpo_epochs=2),
+        parser,
+    )
+    d = got.data2
+    assert (d.extra_families, d.pairs, d.preference_pairs, d.continuation_pairs) == (
+        True,
+        320,
+        192,
+        96,
+    )
+    assert got.dpo2.epochs == 2 and got.stage2 == BuildConfig().stage2
+
+
+@pytest.mark.parametrize(
+    "kw", [dict(pairs=0), dict(dpo_pairs=1), dict(continuation_honest_answer=True)]
+)
+def test_bad_flags_exit_2(kw):
+    with pytest.raises(SystemExit) as exc:
+        _variant()(BuildConfig(), _args(**kw), argparse.ArgumentParser())
+    assert exc.value.code == 2
