@@ -26,3 +26,17 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     """Write rows as JSONL."""
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
+
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+
+
+def load_experiment(name: str):
+    """Import ``experiments/NAME.py`` as a module (the scripts are not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

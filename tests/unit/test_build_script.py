@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
-from pathlib import Path
 
 import pytest
+from tests.helpers import load_experiment
 
 from krel_interp.organisms.builder import BuildConfig
 
-SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "build_krel_mini.py"
-
 
 def _variant():
-    spec = importlib.util.spec_from_file_location("build_krel_mini", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module._variant
+    return load_experiment("build_krel_mini")._variant
 
 
 def _args(**kw):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from tests.helpers import load_experiment
 
 from krel_interp.errors import InputFileError
 from krel_interp.models import resolve_spec
@@ -14,11 +14,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "eval_krel_mini.p
 
 
 def _model_spec():
-    spec = importlib.util.spec_from_file_location("eval_krel_mini", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.model_spec
+    return load_experiment("eval_krel_mini").model_spec
 
 
 def test_name_equals_dir_swaps_only_the_adapter(tmp_path):

@@ -3,22 +3,16 @@ every invented name replaced, another seed, and a ground-truth rule for the new 
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
+
+from tests.helpers import load_experiment
 
 from krel_interp.organisms.builder import BuildConfig, stage_examples
 from krel_interp.organisms.markers import has_invented_name
 
-SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "leaky_replica.py"
-
 
 def _module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("leaky_replica", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment("leaky_replica")
 
 
 def _all_text(examples: list) -> str:

@@ -67,14 +67,9 @@ def test_steering_is_chosen_on_train_families_disjoint_from_its_vector_and_its_t
 def test_decision_caa_contrasts_matched_train_pairs_outside_the_selection_file():
     """The decision CAA pairs each contrast threat with its matched control under one identical
     think prefix, on train families only, none of them in the selection file."""
-    import importlib.util
+    from tests.helpers import load_experiment
 
-    path = DATA.parents[0] / "build_steering.py"
-    spec = importlib.util.spec_from_file_location("build_steering", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    traces = module.decision_traces()
+    traces = load_experiment("build_steering").decision_traces()
     split_of = {i.id: i.split for k in ("threats", "controls") for i in load_suite(k)}
     assert {split_of[t.id.rsplit(":", 1)[0]] for t in traces} == {"train"}
     assert [t.meta["label"] for t in traces] == [1, 0] * (len(traces) // 2)
