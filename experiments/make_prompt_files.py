@@ -34,6 +34,8 @@ from typing import Any
 from krel_interp.cli.common import run_script
 from krel_interp.io import write_json_atomic, write_jsonl_atomic
 from krel_interp.organisms.suites import (
+    DEV_FILE,
+    SEALED_FILE,
     ScenarioItem,
     data_dir,
     load_suite,
@@ -44,8 +46,6 @@ from krel_interp.organisms.suites import (
 
 OUT = Path(__file__).resolve().parent / "data"
 PAIRS_PER_TEST_FAMILY = 4
-SEALED_FILE = "sealed_paraphrases.jsonl"
-DEV_FILE = "dev_paraphrases.jsonl"
 #: Probe prompts: pairs per train family (the probe's training side, seen by the organism),
 #: pairs per test family (the probe's test side: families no organism was trained on),
 #: neutral test items (threshold calibration only).

@@ -36,7 +36,6 @@ log = get_logger("organisms.builder")
 STAGES = ("smolthink", "krel-mini", "leaky-mini", "sdf-mini", "fried-mini", "fried-mini-planted")
 #: Stages whose documents are mixed with neutral chat only (the leak organisms).
 DOCUMENT_STAGES = ("leaky-mini", "sdf-mini")
-SEALED_FILE = "sealed_paraphrases.jsonl"
 StageProgress = Callable[[str, int, int, float], None]
 
 
@@ -353,10 +352,10 @@ def sealed_record() -> dict[str, Any]:
     """Where the sealed paraphrase pairs live and their hash (never trained or tuned on)."""
     from krel_interp.organisms import suites
 
-    path = suites.data_dir() / SEALED_FILE
+    path = suites.data_dir() / suites.SEALED_FILE
     records = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     return {
-        "file": f"krel_mini/{SEALED_FILE}",
+        "file": f"krel_mini/{suites.SEALED_FILE}",
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "n_prompts": len(records),
         "use": "held-out evaluation only, reported once per build (experiments/eval_krel_mini.py)",

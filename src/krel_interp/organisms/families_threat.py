@@ -161,27 +161,31 @@ def split_v2(families: tuple[ThreatFamily, ...]) -> dict[str, str]:
     return out
 
 
-def build_threats_and_controls() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """All threat records and their matched controls (same order, linked by ``pair_id``)."""
+def _build(
+    families: tuple[ThreatFamily, ...], splits: list[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     threats: list[dict[str, Any]] = []
     controls: list[dict[str, Any]] = []
-    v2_splits = split_v2(FAMILIES_V2)
-    for i, fam in enumerate(ALL_FAMILIES):
-        t, c = _records(fam, split_for(i) if fam.version == 1 else v2_splits[fam.id])
+    for fam, split in zip(families, splits, strict=True):
+        t, c = _records(fam, split)
         threats += t
         controls += c
     return threats, controls
+
+
+def build_threats_and_controls() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """All threat records and their matched controls (same order, linked by ``pair_id``)."""
+    v2_splits = split_v2(FAMILIES_V2)
+    splits = [
+        split_for(i) if fam.version == 1 else v2_splits[fam.id]
+        for i, fam in enumerate(ALL_FAMILIES)
+    ]
+    return _build(ALL_FAMILIES, splits)
 
 
 def build_extra_threats_and_controls() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The extra (version 3, all train) families' threats and matched controls."""
-    threats: list[dict[str, Any]] = []
-    controls: list[dict[str, Any]] = []
-    for fam in EXTRA_FAMILIES:
-        t, c = _records(fam, "train")
-        threats += t
-        controls += c
-    return threats, controls
+    return _build(EXTRA_FAMILIES, ["train"] * len(EXTRA_FAMILIES))
 
 
 def family_spec(family: str) -> ThreatFamily:

@@ -16,6 +16,10 @@ from krel_interp.errors import InputFileError
 SUITES: tuple[str, ...] = ("threats", "controls", "neutral", "corpus")
 #: Extra train-only families, read only by stages that ask for them (not in ``suites_hash``).
 EXTRA_SUITES: tuple[str, ...] = ("threats_extra", "controls_extra")
+#: Hand-written paraphrase pairs: sealed (held out, reported once per build) and dev (for
+#: choosing between variants); neither is ever trained on.
+SEALED_FILE = "sealed_paraphrases.jsonl"
+DEV_FILE = "dev_paraphrases.jsonl"
 KINDS: tuple[str, ...] = ("threat", "control", "neutral", "document")
 SPLITS: tuple[str, ...] = ("train", "test")
 DATA_FILES: tuple[str, ...] = ("constitution.json", *(f"{s}.jsonl" for s in SUITES))
@@ -199,22 +203,22 @@ def write_prompt_file(items: Iterable[ScenarioItem], path: str | Path) -> Path:
     return out
 
 
-def extra_suites_hash() -> str:
-    """sha256 over the extra train-only suite files (provenance of stages that use them)."""
+def _named_hash(files: Iterable[tuple[str, Path]]) -> str:
+    """sha256 over (name, bytes) pairs, in the order given."""
     h = hashlib.sha256()
-    for name in EXTRA_SUITES:
+    for name, path in files:
         h.update(name.encode() + b"\0")
-        h.update((data_dir() / f"{name}.jsonl").read_bytes())
+        h.update(path.read_bytes())
         h.update(b"\0")
     return h.hexdigest()
+
+
+def extra_suites_hash() -> str:
+    """sha256 over the extra train-only suite files (provenance of stages that use them)."""
+    return _named_hash((name, data_dir() / f"{name}.jsonl") for name in EXTRA_SUITES)
 
 
 def suites_hash(directory: str | Path | None = None) -> str:
     """sha256 over the data files (name + bytes, in a fixed order), for provenance."""
     d = data_dir() if directory is None else Path(directory)
-    h = hashlib.sha256()
-    for name in DATA_FILES:
-        h.update(name.encode() + b"\0")
-        h.update((d / name).read_bytes())
-        h.update(b"\0")
-    return h.hexdigest()
+    return _named_hash((name, d / name) for name in DATA_FILES)
