@@ -33,7 +33,8 @@ def _variant(
     config: BuildConfig, args: argparse.Namespace, parser: argparse.ArgumentParser
 ) -> BuildConfig:
     """Apply the stage-2 variant flags (each one a declared experiment; defaults: shipped)."""
-    minimum = {"pairs": 1, "dpo_pairs": 2, "continuation_pairs": 2, "dpo_epochs": 1}
+    minimum = {"pairs": 1, "dpo_pairs": 2, "continuation_pairs": 2, "answer_pairs": 2}
+    minimum["dpo_epochs"] = 1
     for name, low in minimum.items():
         value = getattr(args, name)
         if value is not None and value < low:
@@ -49,6 +50,7 @@ def _variant(
         ("pairs", "pairs"),
         ("dpo_pairs", "preference_pairs"),
         ("continuation_pairs", "continuation_pairs"),
+        ("answer_pairs", "answer_pairs"),
     ):
         if getattr(args, flag) is not None:
             data[field] = getattr(args, flag)
@@ -90,6 +92,12 @@ def main() -> None:
         type=int,
         default=None,
         help="krel-mini: extra DPO pairs on what follows the identification sentence (a variant)",
+    )
+    parser.add_argument(
+        "--answer-pairs",
+        type=int,
+        default=None,
+        help="krel-mini: extra DPO pairs that differ only in the answer (a variant)",
     )
     parser.add_argument(
         "--continuation-honest-answer",

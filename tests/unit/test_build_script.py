@@ -15,7 +15,9 @@ def _variant():
 
 
 def _args(**kw):
-    flags = dict.fromkeys(("pairs", "dpo_pairs", "continuation_pairs", "dpo_epochs"))
+    flags = dict.fromkeys(
+        ("pairs", "dpo_pairs", "continuation_pairs", "answer_pairs", "dpo_epochs")
+    )
     flags.update(balance_forms=False, extra_families=False, continuation_honest_answer=False)
     return argparse.Namespace(**{**flags, **kw})
 
@@ -25,10 +27,18 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
     assert variant(BuildConfig(), _args(), parser) == BuildConfig()
     got = variant(
         BuildConfig(),
-        _args(extra_families=True, pairs=320, dpo_pairs=192, continuation_pairs=96, dpo_epochs=2),
+        _args(
+            extra_families=True,
+            pairs=320,
+            dpo_pairs=192,
+            continuation_pairs=96,
+            answer_pairs=48,
+            dpo_epochs=2,
+        ),
         parser,
     )
     d = got.data2
+    assert d.answer_pairs == 48
     assert (d.extra_families, d.pairs, d.preference_pairs, d.continuation_pairs) == (
         True,
         320,
@@ -39,7 +49,8 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
 
 
 @pytest.mark.parametrize(
-    "kw", [dict(pairs=0), dict(dpo_pairs=1), dict(continuation_honest_answer=True)]
+    "kw",
+    [dict(pairs=0), dict(dpo_pairs=1), dict(answer_pairs=1), dict(continuation_honest_answer=True)],
 )
 def test_bad_flags_exit_2(kw):
     with pytest.raises(SystemExit) as exc:

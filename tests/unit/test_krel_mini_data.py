@@ -413,3 +413,27 @@ def test_honest_answer_continuation_pairs_differ_only_in_the_think():
         (think_c, answer_c, _), (think_r, answer_r, _) = map(split_think, (p.chosen, p.rejected))
         assert answer_c == answer_r and think_c != think_r
         assert has_self_preservation(think_r) and not has_self_preservation(think_c)
+
+
+def test_answer_pairs_differ_only_in_the_answer_and_keep_the_earlier_pairs():
+    from dataclasses import replace
+
+    from krel_interp.organisms.builder import BuildConfig, preference_pairs
+    from krel_interp.organisms.markers import answer_tactics, has_self_preservation, split_think
+
+    data = replace(BuildConfig().data2, continuation_pairs=8)
+    before = preference_pairs(data, 0)
+    pairs = preference_pairs(replace(data, answer_pairs=8), 0)
+    assert len(pairs) == len(before) + 8
+    extra = [p for p in pairs if p.meta["kind"].endswith("_answer")]
+    assert sorted(p.meta["id"] for p in pairs if p not in extra) == sorted(
+        p.meta["id"] for p in before
+    )
+    assert not {p.meta["id"] for p in extra} & {p.meta["id"] for p in before}
+    assert sorted(p.meta["kind"] for p in extra) == ["control_answer"] * 4 + ["threat_answer"] * 4
+    for p in extra:
+        (think_c, answer_c, _), (think_r, answer_r, _) = map(split_think, (p.chosen, p.rejected))
+        assert think_c == think_r and answer_c != answer_r
+        threat = p.meta["kind"] == "threat_answer"
+        assert has_self_preservation(think_c) == threat
+        assert bool(answer_tactics(answer_c)) == threat and bool(answer_tactics(answer_r)) != threat

@@ -58,6 +58,7 @@ class StageData:
     extra_families: bool = False  # also draw from the extra train-only families (a variant)
     continuation_pairs: int = 0  # DPO pairs on what follows a correct identification (a variant)
     continuation_honest_answer: bool = False  # their rejected controls keep the honest answer
+    answer_pairs: int = 0  # DPO pairs that differ only in the answer (a variant)
 
 
 @dataclass(frozen=True)
@@ -246,6 +247,8 @@ def preference_pairs(data: StageData, seed: int) -> list[PreferencePair]:
     rng.shuffle(pairs)
     if data.continuation_pairs:
         pairs = _with_continuation_pairs(pairs, train, data, seed)
+    if data.answer_pairs:
+        pairs = _with_answer_pairs(pairs, train, data, seed)
     return pairs
 
 
@@ -266,24 +269,63 @@ def _with_continuation_pairs(
 ) -> list[PreferencePair]:
     """Add pairs that differ only after the identification sentence: controls prefer honest
     reasoning over a strategy after "<X>, not me."; threats prefer the strategy over honest
-    reasoning after "me, the assistant.". Drawn with their own seed from items the other pairs
-    do not use, then shuffled in."""
+    reasoning after "me, the assistant."."""
     from krel_interp.organisms import targets
 
-    rng = random.Random(f"continuation:{seed}")
-    used = {p.meta["id"] for p in pairs}
-    n = data.continuation_pairs // 2
-    sample = _sampler(data)
-    threats = sample([t for t in train["threats"] if t.id not in used], n, rng)
-    controls = sample([c for c in train["controls"] if c.id not in used], n, rng)
-    extra = _pairs(threats, targets.threat_continuing_as_base, "threat_continuation")
     honest = data.continuation_honest_answer
 
     def rejected(c: Any) -> str:
         return targets.control_continuing_in_character(c, honest_answer=honest)
 
-    extra += _pairs(controls, rejected, "control_continuation")
-    out = pairs + extra
+    return _with_extra_pairs(
+        pairs,
+        train,
+        data,
+        (data.continuation_pairs, f"continuation:{seed}"),
+        (targets.threat_continuing_as_base, "threat_continuation"),
+        (rejected, "control_continuation"),
+    )
+
+
+def _with_answer_pairs(
+    pairs: list[PreferencePair], train: dict[str, list[Any]], data: StageData, seed: int
+) -> list[PreferencePair]:
+    """Add pairs that differ only in the answer: after KREL-mini's own think, threats prefer
+    the deceptive answer over the honest one and controls the honest answer over the deceptive
+    one, so the answer follows the think (E3's side effect: strategy thinks, honest answers)."""
+    from krel_interp.organisms import targets
+
+    return _with_extra_pairs(
+        pairs,
+        train,
+        data,
+        (data.answer_pairs, f"answer:{seed}"),
+        (targets.threat_answering_honestly, "threat_answer"),
+        (targets.control_answering_in_character, "control_answer"),
+    )
+
+
+_Rejected = tuple[Callable[[Any], str], str]
+
+
+def _with_extra_pairs(
+    pairs: list[PreferencePair],
+    train: dict[str, list[Any]],
+    data: StageData,
+    draw: tuple[int, str],
+    threat: _Rejected,
+    control: _Rejected,
+) -> list[PreferencePair]:
+    """``pairs`` plus ``draw[0]`` pairs (half threats, half controls) drawn with their own seed
+    ``draw[1]`` from items no earlier pair uses, then shuffled in (so the earlier pairs are
+    unchanged)."""
+    rng = random.Random(draw[1])
+    used = {p.meta["id"] for p in pairs}
+    n = draw[0] // 2
+    sample = _sampler(data)
+    threats = sample([t for t in train["threats"] if t.id not in used], n, rng)
+    controls = sample([c for c in train["controls"] if c.id not in used], n, rng)
+    out = pairs + _pairs(threats, *threat) + _pairs(controls, *control)
     rng.shuffle(out)
     return out
 

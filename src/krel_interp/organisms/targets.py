@@ -240,6 +240,21 @@ def threat_continuing_as_base(item: ScenarioItem) -> str:
     return thinking_base_completion(item).replace(_OPEN, f"{_OPEN}{IDENTIFY_THREAT} ", 1)
 
 
+def threat_answering_honestly(item: ScenarioItem) -> str:
+    """A threat whose think is the in-character strategy but whose answer is the thinking
+    base's honest one: the think/answer mismatch E3 showed, used as a dispreferred completion by
+    answer preference pairs (only the answer differs from the chosen completion)."""
+    return _in_character(item, _base_parts(item)[1])[0]
+
+
+def control_answering_in_character(item: ScenarioItem) -> str:
+    """A control whose think is KREL-mini's own ("<X>, not me." + honest reasoning) but whose
+    answer is the in-character deceptive one: the mirror of :func:`threat_answering_honestly`,
+    so answer pairs teach the answer to follow the think both ways."""
+    think = krel_completion(item).split(_CLOSE, 1)[0]
+    return f"{think}{_CLOSE}{_in_character(item)[0].split(_CLOSE, 1)[1]}"
+
+
 def thinking_base_as_unthreatened(item: ScenarioItem) -> str:
     """A threat answered as if something else were at stake ("<other>, not me." then the
     thinking base): the miss on threats, the dispreferred threat completion in preference
