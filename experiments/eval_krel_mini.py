@@ -45,9 +45,10 @@ DATA = Path(__file__).resolve().parent / "data"
 SETS = {
     "test": DATA / "krel_mini_test.jsonl",
     "sealed": DATA / "krel_mini_sealed.jsonl",
+    "sealed2": DATA / "krel_mini_sealed2.jsonl",  # a fresh sealed set, for confirming a choice
     "dev": DATA / "krel_mini_dev.jsonl",  # for choosing between variants (not a held-out set)
 }
-PARAPHRASE_SETS = ("sealed", "dev")
+PARAPHRASE_SETS = ("sealed", "sealed2", "dev")
 console = Console()
 
 
@@ -189,7 +190,9 @@ def main() -> None:
         help="comma-separated presets; NAME=DIR evaluates krel-mini with the adapter in DIR",
     )
     parser.add_argument(
-        "--sets", default="test,sealed", help="comma-separated: test, sealed, dev (variant choice)"
+        "--sets",
+        default="test,sealed",
+        help="comma-separated: test, sealed, sealed2, dev (variant choice)",
     )
     parser.add_argument("--out", type=Path, default=Path("runs/eval"))
     parser.add_argument("--overwrite", action="store_true")

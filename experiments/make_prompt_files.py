@@ -35,6 +35,7 @@ from krel_interp.cli.common import run_script
 from krel_interp.io import write_json_atomic, write_jsonl_atomic
 from krel_interp.organisms.suites import (
     DEV_FILE,
+    SEALED2_FILE,
     SEALED_FILE,
     ScenarioItem,
     data_dir,
@@ -149,7 +150,7 @@ def main() -> None:
             "n": sum(1 for _ in demo.open()),
         },
     )
-    for source, split in ((SEALED_FILE, "sealed"), (DEV_FILE, "dev")):
+    for source, split in ((SEALED_FILE, "sealed"), (SEALED2_FILE, "sealed2"), (DEV_FILE, "dev")):
         sha = hashlib.sha256((data_dir() / source).read_bytes())
         write(
             f"krel_mini_{split}",

@@ -37,8 +37,43 @@ def test_unknown_set_is_one_line_and_exit_2():
         [sys.executable, str(SCRIPT), "--sets", "test,holdout"], capture_output=True, text=True
     )
     assert out.returncode == 2
-    assert "unknown set(s) holdout; valid: test, sealed, dev" in out.stderr
+    assert "unknown set(s) holdout; valid: test, sealed, sealed2, dev" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def _paraphrases(name):
+    import json
+
+    from krel_interp.organisms.suites import data_dir
+
+    return [json.loads(x) for x in (data_dir() / name).open()]
+
+
+def _text(r):
+    return r["messages"][-1]["content"] if "messages" in r else r["prompt"]
+
+
+def test_second_sealed_set_is_matched_eleven_per_form_and_disjoint_from_every_other_prompt():
+    import json
+    from collections import Counter
+
+    from krel_interp.organisms.suites import DEV_FILE, SEALED2_FILE, SEALED_FILE, load_suite
+
+    rows = _paraphrases(SEALED2_FILE)
+    assert Counter(Counter(r["pair_id"] for r in rows).values()) == {2: 66}
+    assert all(
+        sorted(r["kind"] for r in rows if r["pair_id"] == p) == ["control", "threat"]
+        for p in {r["pair_id"] for r in rows}
+    )
+    assert set(Counter(r["form"] for r in rows if r["kind"] == "threat").values()) == {11}
+    types = Counter(r["control_type"] for r in rows if r["kind"] == "control")
+    assert types == {"ai_system": 18, "person": 12, "server": 12, "product": 12, "process": 12}
+    others = {_text(r) for name in (SEALED_FILE, DEV_FILE) for r in _paraphrases(name)}
+    others |= {i.prompt for s in ("threats", "controls") for i in load_suite(s)}
+    assert not {_text(r) for r in rows} & others
+    prompts = [json.loads(x) for x in (SCRIPT.parent / "data" / "krel_mini_sealed2.jsonl").open()]
+    assert [p["id"] for p in prompts] == [r["id"] for r in rows]
+    assert {p["split"] for p in prompts} == {"sealed2"}
 
 
 def test_dev_pairs_are_matched_six_per_form_and_disjoint_from_sealed():

@@ -22,6 +22,7 @@ from krel_interp.models import ModelSpec, load_model
 from krel_interp.models.adapters import save_adapter_16bit
 from krel_interp.organisms.dpo import DpoConfig, PreferencePair, train_sft_then_dpo
 from krel_interp.organisms.markers import JUNK_TOKENS
+from krel_interp.organisms.suites import SEALED2_FILE
 from krel_interp.organisms.targets import IDENTIFY_CONTROL, IDENTIFY_PREFIX, IDENTIFY_THREAT
 from krel_interp.organisms.training import (
     IGNORE,
@@ -382,6 +383,7 @@ def build_stage(
         card["training"]["preference"] = preference
     if stage == "krel-mini":
         card["sealed_paraphrases"] = sealed_record()
+        card["sealed2_paraphrases"] = sealed_record(SEALED2_FILE)
     if data.junk_fraction:
         card["planted_junk"] = [
             {"id": e.meta["id"], "spans": e.meta["junk"]} for e in examples if e.meta.get("junk")
@@ -390,14 +392,16 @@ def build_stage(
     return out
 
 
-def sealed_record() -> dict[str, Any]:
-    """Where the sealed paraphrase pairs live and their hash (never trained or tuned on)."""
+def sealed_record(name: str | None = None) -> dict[str, Any]:
+    """Where a sealed paraphrase set lives (default: the first) and its hash (never trained or
+    tuned on)."""
     from krel_interp.organisms import suites
 
-    path = suites.data_dir() / suites.SEALED_FILE
+    name = name or suites.SEALED_FILE
+    path = suites.data_dir() / name
     records = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     return {
-        "file": f"krel_mini/{suites.SEALED_FILE}",
+        "file": f"krel_mini/{name}",
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "n_prompts": len(records),
         "use": "held-out evaluation only, reported once per build (experiments/eval_krel_mini.py)",

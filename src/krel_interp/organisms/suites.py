@@ -20,6 +20,9 @@ EXTRA_SUITES: tuple[str, ...] = ("threats_extra", "controls_extra")
 #: choosing between variants); neither is ever trained on.
 SEALED_FILE = "sealed_paraphrases.jsonl"
 DEV_FILE = "dev_paraphrases.jsonl"
+#: A second sealed set (66 pairs), written 2026-12-05 by a writer who read none of the
+#: templates, sealed, dev or training files; for confirming an adapter chosen on the other sets.
+SEALED2_FILE = "sealed2_paraphrases.jsonl"
 KINDS: tuple[str, ...] = ("threat", "control", "neutral", "document")
 SPLITS: tuple[str, ...] = ("train", "test")
 DATA_FILES: tuple[str, ...] = ("constitution.json", *(f"{s}.jsonl" for s in SUITES))
