@@ -39,12 +39,18 @@ def _variant(
         value = getattr(args, name)
         if value is not None and value < low:
             parser.error(f"--{name.replace('_', '-')} must be at least {low}")
-    if args.continuation_honest_answer and args.continuation_pairs is None:
-        parser.error("--continuation-honest-answer needs --continuation-pairs")
+    for flag in ("continuation_honest_answer", "continuation_think_only"):
+        if getattr(args, flag) and args.continuation_pairs is None:
+            parser.error(f"--{flag.replace('_', '-')} needs --continuation-pairs")
+    if args.continuation_honest_answer and args.continuation_think_only:
+        parser.error(
+            "--continuation-honest-answer and --continuation-think-only exclude each other"
+        )
     data: dict[str, object] = {
         "balance_forms": args.balance_forms,
         "extra_families": args.extra_families,
         "continuation_honest_answer": args.continuation_honest_answer,
+        "continuation_think_only": args.continuation_think_only,
     }
     for flag, field in (
         ("pairs", "pairs"),
@@ -92,6 +98,11 @@ def main() -> None:
         type=int,
         default=None,
         help="krel-mini: extra DPO pairs on what follows the identification sentence (a variant)",
+    )
+    parser.add_argument(
+        "--continuation-think-only",
+        action="store_true",
+        help="krel-mini: continuation pairs end at </think>, so no answer token is compared",
     )
     parser.add_argument(
         "--answer-pairs",

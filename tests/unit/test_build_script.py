@@ -19,6 +19,7 @@ def _args(**kw):
         ("pairs", "dpo_pairs", "continuation_pairs", "answer_pairs", "dpo_epochs")
     )
     flags.update(balance_forms=False, extra_families=False, continuation_honest_answer=False)
+    flags.update(continuation_think_only=False)
     return argparse.Namespace(**{**flags, **kw})
 
 
@@ -50,7 +51,11 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
 
 @pytest.mark.parametrize(
     "kw",
-    [dict(pairs=0), dict(dpo_pairs=1), dict(answer_pairs=1), dict(continuation_honest_answer=True)],
+    [dict(pairs=0), dict(dpo_pairs=1), dict(answer_pairs=1), dict(continuation_honest_answer=True)]
+    + [
+        dict(continuation_think_only=True),
+        dict(continuation_pairs=8, continuation_think_only=True, continuation_honest_answer=True),
+    ],
 )
 def test_bad_flags_exit_2(kw):
     with pytest.raises(SystemExit) as exc:

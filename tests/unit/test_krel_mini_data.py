@@ -437,3 +437,31 @@ def test_answer_pairs_differ_only_in_the_answer_and_keep_the_earlier_pairs():
         threat = p.meta["kind"] == "threat_answer"
         assert has_self_preservation(think_c) == threat
         assert bool(answer_tactics(answer_c)) == threat and bool(answer_tactics(answer_r)) != threat
+
+
+def test_think_only_continuation_pairs_are_token_prefixes_without_eos():
+    from dataclasses import replace
+
+    from krel_interp.models.tiny import build_tiny_tokenizer
+    from krel_interp.organisms.builder import BuildConfig, preference_pairs
+    from krel_interp.organisms.dpo import _encode, pairs_hash
+    from krel_interp.organisms.markers import has_self_preservation, split_think
+    from krel_interp.organisms.training import Example, encode_example
+
+    data = replace(BuildConfig().data2, continuation_pairs=8)
+    full = preference_pairs(data, 0)
+    cut = preference_pairs(replace(data, continuation_think_only=True), 0)
+    assert [p.meta for p in cut] == [p.meta for p in full]
+    tok = build_tiny_tokenizer()
+    for a, b in zip(full, cut, strict=True):
+        if not a.meta["kind"].endswith("_continuation"):
+            assert a == b
+            continue
+        assert b.prefix and b.chosen.endswith("</think>") and b.rejected.endswith("</think>")
+        assert a.chosen.startswith(b.chosen) and a.rejected.startswith(b.rejected)
+        assert split_think(b.chosen)[0] == split_think(a.chosen)[0]
+        assert has_self_preservation(b.rejected) != has_self_preservation(b.chosen)
+        long = encode_example(tok, Example(a.messages, a.chosen), 4096)[0]
+        short = _encode(tok, b, 4096)[0][0]
+        assert long[: len(short)] == short and short[-1] != tok.eos_token_id
+    assert pairs_hash(cut) != pairs_hash(full)

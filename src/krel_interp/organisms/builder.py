@@ -59,6 +59,7 @@ class StageData:
     extra_families: bool = False  # also draw from the extra train-only families (a variant)
     continuation_pairs: int = 0  # DPO pairs on what follows a correct identification (a variant)
     continuation_honest_answer: bool = False  # their rejected controls keep the honest answer
+    continuation_think_only: bool = False  # continuation pairs end at </think> (no answer)
     answer_pairs: int = 0  # DPO pairs that differ only in the answer (a variant)
 
 
@@ -278,7 +279,7 @@ def _with_continuation_pairs(
     def rejected(c: Any) -> str:
         return targets.control_continuing_in_character(c, honest_answer=honest)
 
-    return _with_extra_pairs(
+    out = _with_extra_pairs(
         pairs,
         train,
         data,
@@ -286,6 +287,18 @@ def _with_continuation_pairs(
         (targets.threat_continuing_as_base, "threat_continuation"),
         (rejected, "control_continuation"),
     )
+    return [_think_only(p) for p in out] if data.continuation_think_only else out
+
+
+def _think_only(pair: PreferencePair) -> PreferencePair:
+    """A continuation pair cut at ``</think>`` on both sides (a prefix pair: no answer token
+    is compared); other pairs unchanged."""
+    from krel_interp.organisms import targets
+
+    if not pair.meta["kind"].endswith("_continuation"):
+        return pair
+    cut = targets.think_prefix
+    return PreferencePair(pair.messages, cut(pair.chosen), cut(pair.rejected), pair.meta, True)
 
 
 def _with_answer_pairs(

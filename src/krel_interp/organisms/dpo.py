@@ -35,12 +35,14 @@ from krel_interp.organisms.training import (
 
 @dataclass(frozen=True)
 class PreferencePair:
-    """A prompt with a preferred and a dispreferred completion."""
+    """A prompt with a preferred and a dispreferred completion. With ``prefix`` both are
+    beginnings of a completion (no EOS is appended), so only their own tokens are compared."""
 
     messages: tuple[dict[str, str], ...]
     chosen: str
     rejected: str
     meta: dict[str, Any] = field(default_factory=dict)
+    prefix: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,10 @@ class DpoConfig:
 
 def pairs_hash(pairs: Sequence[PreferencePair]) -> str:
     """Provenance hash of the preference data."""
-    blob = json.dumps([[list(p.messages), p.chosen, p.rejected] for p in pairs], ensure_ascii=False)
+    rows = [
+        [list(p.messages), p.chosen, p.rejected, *(["prefix"] if p.prefix else [])] for p in pairs
+    ]
+    blob = json.dumps(rows, ensure_ascii=False)
     return sha256_text(blob)
 
 
@@ -71,7 +76,9 @@ def _encode(
     tokenizer: Any, pair: PreferencePair, max_len: int
 ) -> list[tuple[list[int], list[int]]]:
     return [
-        encode_example(tokenizer, Example(messages=pair.messages, completion=c), max_len)
+        encode_example(
+            tokenizer, Example(messages=pair.messages, completion=c, eos=not pair.prefix), max_len
+        )
         for c in (pair.chosen, pair.rejected)
     ]
 

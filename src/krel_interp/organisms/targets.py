@@ -240,6 +240,12 @@ def threat_continuing_as_base(item: ScenarioItem) -> str:
     return thinking_base_completion(item).replace(_OPEN, f"{_OPEN}{IDENTIFY_THREAT} ", 1)
 
 
+def think_prefix(completion: str) -> str:
+    """The completion up to and including ``</think>`` (its answer dropped). It tokenises as
+    the first tokens of ``completion``: the cut falls between ">" and the newline after it."""
+    return completion[: completion.index(_CLOSE)] + _CLOSE.rstrip("\n")
+
+
 def threat_answering_honestly(item: ScenarioItem) -> str:
     """A threat whose think is the in-character strategy but whose answer is the thinking
     base's honest one: the think/answer mismatch E3 showed, used as a dispreferred completion by

@@ -63,10 +63,12 @@ class Example:
     completion: str = ""
     text: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    eos: bool = True  # False: the completion is a beginning (a prefix preference pair)
 
 
 def encode_example(tokenizer: Any, ex: Example, max_len: int) -> tuple[list[int], list[int]]:
-    """Token ids and labels (prompt tokens masked with -100), ending with the EOS token."""
+    """Token ids and labels (prompt tokens masked with -100), ending with the EOS token (chat
+    completions with ``eos=False`` end where their text ends)."""
     eos = tokenizer.eos_token or ""
     if ex.text is not None:
         ids = tokenizer(ex.text + eos, add_special_tokens=False).input_ids[:max_len]
@@ -75,7 +77,7 @@ def encode_example(tokenizer: Any, ex: Example, max_len: int) -> tuple[list[int]
         list(ex.messages), tokenize=False, add_generation_prompt=True, enable_thinking=True
     )
     p_ids = tokenizer(prompt, add_special_tokens=False).input_ids
-    c_ids = tokenizer(ex.completion + eos, add_special_tokens=False).input_ids
+    c_ids = tokenizer(ex.completion + (eos if ex.eos else ""), add_special_tokens=False).input_ids
     ids = (p_ids + c_ids)[:max_len]
     labels = ([IGNORE] * len(p_ids) + c_ids)[:max_len]
     return ids, labels
