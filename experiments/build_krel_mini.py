@@ -73,7 +73,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=SHIPPED)
     parser.add_argument("--stages", default=",".join(STAGES))
     parser.add_argument("--tiny", action="store_true", help="tiny-qwen3, tiny data (a test)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="data draws, LoRA init and batch order of every stage (0: the shipped adapters)",
+    )
     parser.add_argument(
         "--balance-forms",
         action="store_true",
@@ -120,10 +125,8 @@ def main() -> None:
         level=logging.INFO, format="%(message)s", handlers=[RichHandler(show_path=False)]
     )
     stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
-    config = (
-        BuildConfig.tiny(stages, args.seed)
-        if args.tiny
-        else BuildConfig(stages=stages, seed=args.seed)
+    config = (BuildConfig.tiny(stages) if args.tiny else BuildConfig(stages=stages)).with_seed(
+        args.seed
     )
     config = _variant(config, args, parser)
     console = Console()

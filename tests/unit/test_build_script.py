@@ -61,3 +61,10 @@ def test_bad_flags_exit_2(kw):
     with pytest.raises(SystemExit) as exc:
         _variant()(BuildConfig(), _args(**kw), argparse.ArgumentParser())
     assert exc.value.code == 2
+
+
+def test_seed_reaches_every_stage_and_zero_is_the_shipped_config():
+    assert BuildConfig().with_seed(0) == BuildConfig()
+    got = BuildConfig().with_seed(3)
+    seeds = {getattr(got, f"stage{i}").seed for i in range(1, 7)} | {got.seed, got.dpo2.seed}
+    assert seeds == {3} and got.data2 == BuildConfig().data2

@@ -11,7 +11,7 @@ import hashlib
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,12 @@ class BuildConfig:
             data6=StageData(threats=2, controls=2, neutral=4, junk_fraction=0.5),
             stages=stages,
         )
+
+    def with_seed(self, seed: int) -> BuildConfig:
+        """This config with ``seed`` for the data draws *and* every stage's LoRA init, batch
+        order and DPO batches (a replicate; seed 0 is the shipped config)."""
+        stages = {f"stage{i}": replace(getattr(self, f"stage{i}"), seed=seed) for i in range(1, 7)}
+        return replace(self, seed=seed, dpo2=replace(self.dpo2, seed=seed), **stages)
 
     def __post_init__(self) -> None:
         unknown = set(self.stages) - set(STAGES)
