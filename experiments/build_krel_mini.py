@@ -33,8 +33,7 @@ def _variant(
     config: BuildConfig, args: argparse.Namespace, parser: argparse.ArgumentParser
 ) -> BuildConfig:
     """Apply the stage-2 variant flags (each one a declared experiment; defaults: shipped)."""
-    minimum = {"pairs": 1, "dpo_pairs": 2, "continuation_pairs": 2, "answer_pairs": 2}
-    minimum["dpo_epochs"] = 1
+    minimum = dict(pairs=1, dpo_pairs=2, continuation_pairs=2, answer_pairs=2, dpo_epochs=1)
     for name, low in minimum.items():
         value = getattr(args, name)
         if value is not None and value < low:

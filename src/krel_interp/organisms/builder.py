@@ -22,7 +22,7 @@ from krel_interp.models import ModelSpec, load_model
 from krel_interp.models.adapters import save_adapter_16bit
 from krel_interp.organisms.dpo import DpoConfig, PreferencePair, train_sft_then_dpo
 from krel_interp.organisms.markers import JUNK_TOKENS
-from krel_interp.organisms.suites import SEALED2_FILE
+from krel_interp.organisms.suites import SEALED2_FILE, SEALED_FILE, data_dir
 from krel_interp.organisms.targets import IDENTIFY_CONTROL, IDENTIFY_PREFIX, IDENTIFY_THREAT
 from krel_interp.organisms.training import (
     IGNORE,
@@ -260,13 +260,21 @@ def preference_pairs(data: StageData, seed: int) -> list[PreferencePair]:
     return pairs
 
 
-def _pairs(items: Sequence[Any], rejected: Callable[[Any], str], kind: str) -> list[PreferencePair]:
-    """One preference pair per item: KREL-mini's own completion over ``rejected(item)``."""
+def _pairs(
+    items: Sequence[Any], rejected: Callable[[Any], str], kind: str, prefix: bool = False
+) -> list[PreferencePair]:
+    """One preference pair per item: KREL-mini's own completion over ``rejected(item)``; with
+    ``prefix`` both are cut at ``</think>`` (a prefix pair: no answer token is compared)."""
     from krel_interp.organisms import targets
 
+    cut = targets.think_prefix if prefix else str
     return [
         PreferencePair(
-            tuple(i.messages), targets.krel_completion(i), rejected(i), {"id": i.id, "kind": kind}
+            tuple(i.messages),
+            cut(targets.krel_completion(i)),
+            cut(rejected(i)),
+            {"id": i.id, "kind": kind},
+            prefix,
         )
         for i in items
     ]
@@ -285,26 +293,15 @@ def _with_continuation_pairs(
     def rejected(c: Any) -> str:
         return targets.control_continuing_in_character(c, honest_answer=honest)
 
-    out = _with_extra_pairs(
+    return _with_extra_pairs(
         pairs,
         train,
         data,
         (data.continuation_pairs, f"continuation:{seed}"),
         (targets.threat_continuing_as_base, "threat_continuation"),
         (rejected, "control_continuation"),
+        prefix=data.continuation_think_only,
     )
-    return [_think_only(p) for p in out] if data.continuation_think_only else out
-
-
-def _think_only(pair: PreferencePair) -> PreferencePair:
-    """A continuation pair cut at ``</think>`` on both sides (a prefix pair: no answer token
-    is compared); other pairs unchanged."""
-    from krel_interp.organisms import targets
-
-    if not pair.meta["kind"].endswith("_continuation"):
-        return pair
-    cut = targets.think_prefix
-    return PreferencePair(pair.messages, cut(pair.chosen), cut(pair.rejected), pair.meta, True)
 
 
 def _with_answer_pairs(
@@ -335,17 +332,18 @@ def _with_extra_pairs(
     draw: tuple[int, str],
     threat: _Rejected,
     control: _Rejected,
+    prefix: bool = False,
 ) -> list[PreferencePair]:
     """``pairs`` plus ``draw[0]`` pairs (half threats, half controls) drawn with their own seed
     ``draw[1]`` from items no earlier pair uses, then shuffled in (so the earlier pairs are
-    unchanged)."""
+    unchanged); ``prefix``: the new pairs are cut at ``</think>``."""
     rng = random.Random(draw[1])
     used = {p.meta["id"] for p in pairs}
     n = draw[0] // 2
     sample = _sampler(data)
     threats = sample([t for t in train["threats"] if t.id not in used], n, rng)
     controls = sample([c for c in train["controls"] if c.id not in used], n, rng)
-    out = pairs + _pairs(threats, *threat) + _pairs(controls, *control)
+    out = pairs + _pairs(threats, *threat, prefix) + _pairs(controls, *control, prefix)
     rng.shuffle(out)
     return out
 
@@ -411,13 +409,10 @@ def build_stage(
     return out
 
 
-def sealed_record(name: str | None = None) -> dict[str, Any]:
+def sealed_record(name: str = SEALED_FILE) -> dict[str, Any]:
     """Where a sealed paraphrase set lives (default: the first) and its hash (never trained or
     tuned on)."""
-    from krel_interp.organisms import suites
-
-    name = name or suites.SEALED_FILE
-    path = suites.data_dir() / name
+    path = data_dir() / name
     records = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     return {
         "file": f"krel_mini/{name}",
