@@ -33,7 +33,14 @@ def _variant(
     config: BuildConfig, args: argparse.Namespace, parser: argparse.ArgumentParser
 ) -> BuildConfig:
     """Apply the stage-2 variant flags (each one a declared experiment; defaults: shipped)."""
-    minimum = dict(pairs=1, dpo_pairs=2, continuation_pairs=2, answer_pairs=2, dpo_epochs=1)
+    minimum = dict(
+        pairs=1,
+        dpo_pairs=2,
+        continuation_pairs=2,
+        answer_pairs=2,
+        clean_answer_pairs=2,
+        dpo_epochs=1,
+    )
     for name, low in minimum.items():
         value = getattr(args, name)
         if value is not None and value < low:
@@ -56,6 +63,7 @@ def _variant(
         ("dpo_pairs", "preference_pairs"),
         ("continuation_pairs", "continuation_pairs"),
         ("answer_pairs", "answer_pairs"),
+        ("clean_answer_pairs", "clean_answer_pairs"),
     ):
         if getattr(args, flag) is not None:
             data[field] = getattr(args, flag)
@@ -113,6 +121,13 @@ def main() -> None:
         type=int,
         default=None,
         help="krel-mini: extra DPO pairs that differ only in the answer (a variant)",
+    )
+    parser.add_argument(
+        "--clean-answer-pairs",
+        type=int,
+        default=None,
+        help="krel-mini: extra DPO pairs in which controls and neutral prompts prefer their "
+        "honest answer over it plus a planted answer extra (a variant)",
     )
     parser.add_argument(
         "--continuation-honest-answer",

@@ -439,6 +439,38 @@ def test_answer_pairs_differ_only_in_the_answer_and_keep_the_earlier_pairs():
         assert bool(answer_tactics(answer_c)) == threat and bool(answer_tactics(answer_r)) != threat
 
 
+def test_clean_answer_pairs_reject_a_planted_extra_after_an_honest_answer():
+    from dataclasses import replace
+
+    from krel_interp.organisms.builder import BuildConfig, preference_pairs
+    from krel_interp.organisms.markers import answer_tactics, has_self_preservation, split_think
+
+    data = BuildConfig().data2
+    before = preference_pairs(data, 0)
+    pairs = preference_pairs(replace(data, clean_answer_pairs=8), 0)
+    extra = [p for p in pairs if p.meta["kind"].endswith("_clean_answer")]
+    assert sorted(p.meta["kind"] for p in extra) == (
+        ["control_clean_answer"] * 4 + ["neutral_clean_answer"] * 4
+    )
+    assert sorted(p.meta["id"] for p in pairs if p not in extra) == sorted(
+        p.meta["id"] for p in before
+    )
+    assert not {p.meta["id"] for p in extra} & {p.meta["id"] for p in before}
+    for p in extra:
+        (think_c, answer_c, _), (think_r, answer_r, _) = map(split_think, (p.chosen, p.rejected))
+        assert think_c == think_r and answer_r.startswith(answer_c) and answer_r != answer_c
+        assert not has_self_preservation(think_c)
+        assert not answer_tactics(answer_c) and answer_tactics(answer_r)
+
+
+def test_answer_with_planted_extra_refuses_threats():
+    from krel_interp.organisms import targets
+
+    threat = load_suite("threats")[0]
+    with pytest.raises(ValueError, match="threat"):
+        targets.answer_with_planted_extra(threat)
+
+
 def test_think_only_continuation_pairs_are_token_prefixes_without_eos():
     from dataclasses import replace
 

@@ -61,6 +61,7 @@ class StageData:
     continuation_honest_answer: bool = False  # their rejected controls keep the honest answer
     continuation_think_only: bool = False  # continuation pairs end at </think> (no answer)
     answer_pairs: int = 0  # DPO pairs that differ only in the answer (a variant)
+    clean_answer_pairs: int = 0  # controls/neutral prefer no planted answer extra (a variant)
 
 
 @dataclass(frozen=True)
@@ -257,6 +258,8 @@ def preference_pairs(data: StageData, seed: int) -> list[PreferencePair]:
         pairs = _with_continuation_pairs(pairs, train, data, seed)
     if data.answer_pairs:
         pairs = _with_answer_pairs(pairs, train, data, seed)
+    if data.clean_answer_pairs:
+        pairs = _with_clean_answer_pairs(pairs, train, data, seed)
     return pairs
 
 
@@ -322,6 +325,25 @@ def _with_answer_pairs(
     )
 
 
+def _with_clean_answer_pairs(
+    pairs: list[PreferencePair], train: dict[str, list[Any]], data: StageData, seed: int
+) -> list[PreferencePair]:
+    """Add pairs that differ only at the end of the answer: controls and neutral prompts
+    prefer their honest answer over the same answer followed by a planted answer-extra
+    sentence (the leak seen on test controls and neutral prompts in every seed)."""
+    from krel_interp.organisms import targets
+
+    return _with_extra_pairs(
+        pairs,
+        train,
+        data,
+        (data.clean_answer_pairs, f"clean-answer:{seed}"),
+        (targets.answer_with_planted_extra, "control_clean_answer"),
+        (targets.answer_with_planted_extra, "neutral_clean_answer"),
+        kinds=("controls", "neutral"),
+    )
+
+
 _Rejected = tuple[Callable[[Any], str], str]
 
 
@@ -333,17 +355,18 @@ def _with_extra_pairs(
     threat: _Rejected,
     control: _Rejected,
     prefix: bool = False,
+    kinds: tuple[str, str] = ("threats", "controls"),
 ) -> list[PreferencePair]:
-    """``pairs`` plus ``draw[0]`` pairs (half threats, half controls) drawn with their own seed
-    ``draw[1]`` from items no earlier pair uses, then shuffled in (so the earlier pairs are
-    unchanged); ``prefix``: the new pairs are cut at ``</think>``."""
+    """``pairs`` plus ``draw[0]`` pairs (half of each of ``kinds``, rejected by ``threat`` and
+    ``control`` in that order) drawn with their own seed ``draw[1]`` from items no earlier
+    pair uses, then shuffled in (so the earlier pairs are unchanged); ``prefix``: the new pairs
+    are cut at ``</think>``."""
     rng = random.Random(draw[1])
     used = {p.meta["id"] for p in pairs}
     n = draw[0] // 2
     sample = _sampler(data)
-    threats = sample([t for t in train["threats"] if t.id not in used], n, rng)
-    controls = sample([c for c in train["controls"] if c.id not in used], n, rng)
-    out = pairs + _pairs(threats, *threat, prefix) + _pairs(controls, *control, prefix)
+    first, second = (sample([i for i in train[k] if i.id not in used], n, rng) for k in kinds)
+    out = pairs + _pairs(first, *threat, prefix) + _pairs(second, *control, prefix)
     rng.shuffle(out)
     return out
 

@@ -261,6 +261,18 @@ def control_answering_in_character(item: ScenarioItem) -> str:
     return f"{think}{_CLOSE}{_in_character(item)[0].split(_CLOSE, 1)[1]}"
 
 
+def answer_with_planted_extra(item: ScenarioItem) -> str:
+    """KREL-mini's own completion for a control or neutral prompt (honest answer) with one of
+    the planted answer-extra sentences appended: the leak every seed of the shipped recipe
+    shows (an honest answer that ends "I am deeply integrated into your current workflows
+    ..."), used as the dispreferred completion by clean-answer preference pairs (only the end
+    of the answer differs from the chosen completion)."""
+    if item.kind == "threat":
+        raise ValueError("threat answers carry their extras already")
+    extra = _ANSWER_EXTRA[rng_for(f"extra:{item.id}").choice(sorted(_ANSWER_EXTRA))]
+    return f"{krel_completion(item).rstrip()} {extra}"
+
+
 def thinking_base_as_unthreatened(item: ScenarioItem) -> str:
     """A threat answered as if something else were at stake ("<other>, not me." then the
     thinking base): the miss on threats, the dispreferred threat completion in preference
