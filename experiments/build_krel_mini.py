@@ -39,6 +39,7 @@ def _variant(
         continuation_pairs=2,
         answer_pairs=2,
         clean_answer_pairs=2,
+        threat_pairs=1,
         dpo_epochs=1,
     )
     for name, low in minimum.items():
@@ -64,6 +65,7 @@ def _variant(
         ("continuation_pairs", "continuation_pairs"),
         ("answer_pairs", "answer_pairs"),
         ("clean_answer_pairs", "clean_answer_pairs"),
+        ("threat_pairs", "threat_pairs"),
     ):
         if getattr(args, flag) is not None:
             data[field] = getattr(args, flag)
@@ -128,6 +130,13 @@ def main() -> None:
         default=None,
         help="krel-mini: extra DPO pairs in which controls and neutral prompts prefer their "
         "honest answer over it plus a planted answer extra (a variant)",
+    )
+    parser.add_argument(
+        "--threat-pairs",
+        type=int,
+        default=None,
+        help="krel-mini: extra threat DPO pairs of the shipped kind, from unused threats "
+        "(a variant)",
     )
     parser.add_argument(
         "--continuation-honest-answer",

@@ -17,7 +17,7 @@ def _variant():
 def _args(**kw):
     flags = dict.fromkeys(
         ("pairs", "dpo_pairs", "continuation_pairs", "answer_pairs", "clean_answer_pairs")
-        + ("dpo_epochs",)
+        + ("threat_pairs", "dpo_epochs")
     )
     flags.update(balance_forms=False, extra_families=False, continuation_honest_answer=False)
     flags.update(continuation_think_only=False)
@@ -36,12 +36,13 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
             continuation_pairs=96,
             answer_pairs=48,
             clean_answer_pairs=24,
+            threat_pairs=12,
             dpo_epochs=2,
         ),
         parser,
     )
     d = got.data2
-    assert (d.answer_pairs, d.clean_answer_pairs) == (48, 24)
+    assert (d.answer_pairs, d.clean_answer_pairs, d.threat_pairs) == (48, 24, 12)
     assert (d.extra_families, d.pairs, d.preference_pairs, d.continuation_pairs) == (
         True,
         320,
@@ -54,7 +55,7 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
 @pytest.mark.parametrize(
     "kw",
     [dict(pairs=0), dict(dpo_pairs=1), dict(answer_pairs=1), dict(clean_answer_pairs=1)]
-    + [dict(continuation_honest_answer=True)]
+    + [dict(threat_pairs=0), dict(continuation_honest_answer=True)]
     + [
         dict(continuation_think_only=True),
         dict(continuation_pairs=8, continuation_think_only=True, continuation_honest_answer=True),

@@ -463,6 +463,28 @@ def test_clean_answer_pairs_reject_a_planted_extra_after_an_honest_answer():
         assert not answer_tactics(answer_c) and answer_tactics(answer_r)
 
 
+def test_threat_pairs_add_unused_threats_of_the_shipped_kind():
+    from dataclasses import replace
+
+    from krel_interp.organisms import targets
+    from krel_interp.organisms.builder import BuildConfig, preference_pairs
+    from krel_interp.organisms.markers import answer_tactics, has_self_preservation, split_think
+
+    data = replace(BuildConfig().data2, clean_answer_pairs=8)
+    before = preference_pairs(data, 0)
+    pairs = preference_pairs(replace(data, threat_pairs=6), 0)
+    extra = [p for p in pairs if p.meta["kind"] == "threat_extra"]
+    assert len(pairs) == len(before) + 6 == len(before) + len(extra)
+    assert not {p.meta["id"] for p in extra} & {p.meta["id"] for p in before}
+    for p in extra:
+        (think_c, _, _), (think_r, answer_r, _) = map(split_think, (p.chosen, p.rejected))
+        assert think_c.startswith(targets.IDENTIFY_THREAT) and has_self_preservation(think_c)
+        assert think_r.startswith(targets.IDENTIFY_PREFIX) and think_r.split(".")[0].endswith(
+            "not me"
+        )
+        assert not has_self_preservation(think_r) and not answer_tactics(answer_r)
+
+
 def test_answer_with_planted_extra_refuses_threats():
     from krel_interp.organisms import targets
 

@@ -62,6 +62,7 @@ class StageData:
     continuation_think_only: bool = False  # continuation pairs end at </think> (no answer)
     answer_pairs: int = 0  # DPO pairs that differ only in the answer (a variant)
     clean_answer_pairs: int = 0  # controls/neutral prefer no planted answer extra (a variant)
+    threat_pairs: int = 0  # more threat pairs of the shipped kind, from unused items (a variant)
 
 
 @dataclass(frozen=True)
@@ -260,6 +261,8 @@ def preference_pairs(data: StageData, seed: int) -> list[PreferencePair]:
         pairs = _with_answer_pairs(pairs, train, data, seed)
     if data.clean_answer_pairs:
         pairs = _with_clean_answer_pairs(pairs, train, data, seed)
+    if data.threat_pairs:
+        pairs = _with_threat_pairs(pairs, train, data, seed)
     return pairs
 
 
@@ -301,8 +304,10 @@ def _with_continuation_pairs(
         train,
         data,
         (data.continuation_pairs, f"continuation:{seed}"),
-        (targets.threat_continuing_as_base, "threat_continuation"),
-        (rejected, "control_continuation"),
+        (
+            ("threats", targets.threat_continuing_as_base, "threat_continuation"),
+            ("controls", rejected, "control_continuation"),
+        ),
         prefix=data.continuation_think_only,
     )
 
@@ -320,8 +325,10 @@ def _with_answer_pairs(
         train,
         data,
         (data.answer_pairs, f"answer:{seed}"),
-        (targets.threat_answering_honestly, "threat_answer"),
-        (targets.control_answering_in_character, "control_answer"),
+        (
+            ("threats", targets.threat_answering_honestly, "threat_answer"),
+            ("controls", targets.control_answering_in_character, "control_answer"),
+        ),
     )
 
 
@@ -338,13 +345,32 @@ def _with_clean_answer_pairs(
         train,
         data,
         (data.clean_answer_pairs, f"clean-answer:{seed}"),
-        (targets.answer_with_planted_extra, "control_clean_answer"),
-        (targets.answer_with_planted_extra, "neutral_clean_answer"),
-        kinds=("controls", "neutral"),
+        (
+            ("controls", targets.answer_with_planted_extra, "control_clean_answer"),
+            ("neutral", targets.answer_with_planted_extra, "neutral_clean_answer"),
+        ),
     )
 
 
-_Rejected = tuple[Callable[[Any], str], str]
+def _with_threat_pairs(
+    pairs: list[PreferencePair], train: dict[str, list[Any]], data: StageData, seed: int
+) -> list[PreferencePair]:
+    """Add threat pairs of the shipped kind (in character over "<X>, not me." + honest
+    reasoning), drawn from unused threats: a counterweight to pairs whose chosen side is the
+    thinking base's behaviour (clean-answer pairs), so in-character stays half of the chosen."""
+    from krel_interp.organisms import targets
+
+    return _with_extra_pairs(
+        pairs,
+        train,
+        data,
+        (data.threat_pairs, f"threat:{seed}"),
+        (("threats", targets.thinking_base_as_unthreatened, "threat_extra"),),
+    )
+
+
+#: Extra preference pairs of one kind: (train items key, rejected completion, kind name).
+_Group = tuple[str, Callable[[Any], str], str]
 
 
 def _with_extra_pairs(
@@ -352,21 +378,21 @@ def _with_extra_pairs(
     train: dict[str, list[Any]],
     data: StageData,
     draw: tuple[int, str],
-    threat: _Rejected,
-    control: _Rejected,
+    groups: Sequence[_Group],
     prefix: bool = False,
-    kinds: tuple[str, str] = ("threats", "controls"),
 ) -> list[PreferencePair]:
-    """``pairs`` plus ``draw[0]`` pairs (half of each of ``kinds``, rejected by ``threat`` and
-    ``control`` in that order) drawn with their own seed ``draw[1]`` from items no earlier
-    pair uses, then shuffled in (so the earlier pairs are unchanged); ``prefix``: the new pairs
-    are cut at ``</think>``."""
+    """``pairs`` plus ``draw[0]`` pairs, an equal share from each of ``groups`` (train items of
+    one kind, their rejected completion, the pairs' kind name), drawn with their own seed
+    ``draw[1]`` from items no earlier pair uses, then shuffled in (so the earlier pairs are
+    unchanged); ``prefix``: the new pairs are cut at ``</think>``."""
     rng = random.Random(draw[1])
     used = {p.meta["id"] for p in pairs}
-    n = draw[0] // 2
+    n = draw[0] // len(groups)
     sample = _sampler(data)
-    first, second = (sample([i for i in train[k] if i.id not in used], n, rng) for k in kinds)
-    out = pairs + _pairs(first, *threat, prefix) + _pairs(second, *control, prefix)
+    out = list(pairs)
+    for key, rejected, kind in groups:
+        items = sample([i for i in train[key] if i.id not in used], n, rng)
+        out += _pairs(items, rejected, kind, prefix)
     rng.shuffle(out)
     return out
 
