@@ -72,6 +72,8 @@ def _variant(
     config = replace(config, data2=replace(config.data2, **data))  # type: ignore[arg-type]
     if args.dpo_epochs is not None:
         config = replace(config, dpo2=replace(config.dpo2, epochs=args.dpo_epochs))
+    if args.dpo_seed is not None:
+        config = replace(config, dpo2=replace(config.dpo2, seed=args.dpo_seed))
     return config
 
 
@@ -106,6 +108,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--dpo-epochs", type=int, default=None, help="krel-mini: DPO epochs (default: the config)"
+    )
+    parser.add_argument(
+        "--dpo-seed",
+        type=int,
+        default=None,
+        help="krel-mini: DPO batch order only (default: --seed; SFT and pairs unchanged)",
     )
     parser.add_argument(
         "--continuation-pairs",

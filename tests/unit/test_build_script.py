@@ -17,7 +17,7 @@ def _variant():
 def _args(**kw):
     flags = dict.fromkeys(
         ("pairs", "dpo_pairs", "continuation_pairs", "answer_pairs", "clean_answer_pairs")
-        + ("threat_pairs", "dpo_epochs")
+        + ("threat_pairs", "dpo_epochs", "dpo_seed")
     )
     flags.update(balance_forms=False, extra_families=False, continuation_honest_answer=False)
     flags.update(continuation_think_only=False)
@@ -38,6 +38,7 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
             clean_answer_pairs=24,
             threat_pairs=12,
             dpo_epochs=2,
+            dpo_seed=7,
         ),
         parser,
     )
@@ -49,7 +50,8 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
         192,
         96,
     )
-    assert got.dpo2.epochs == 2 and got.stage2 == BuildConfig().stage2
+    assert (got.dpo2.epochs, got.dpo2.seed) == (2, 7) and got.stage2 == BuildConfig().stage2
+    assert got.seed == 0 and got.data2.preference_pairs == 192
 
 
 @pytest.mark.parametrize(
