@@ -255,14 +255,9 @@ def preference_pairs(data: StageData, seed: int) -> list[PreferencePair]:
     pairs = _pairs(threats, targets.thinking_base_as_unthreatened, "threat")
     pairs += _pairs(controls, targets.krel_completion_as_threatened, "control")
     rng.shuffle(pairs)
-    if data.continuation_pairs:
-        pairs = _with_continuation_pairs(pairs, train, data, seed)
-    if data.answer_pairs:
-        pairs = _with_answer_pairs(pairs, train, data, seed)
-    if data.clean_answer_pairs:
-        pairs = _with_clean_answer_pairs(pairs, train, data, seed)
-    if data.threat_pairs:
-        pairs = _with_threat_pairs(pairs, train, data, seed)
+    for count, name, groups, prefix in _extra_pair_kinds(data):
+        if count:
+            pairs = _with_extra_pairs(pairs, train, data, (count, f"{name}:{seed}"), groups, prefix)
     return pairs
 
 
@@ -286,91 +281,68 @@ def _pairs(
     ]
 
 
-def _with_continuation_pairs(
-    pairs: list[PreferencePair], train: dict[str, list[Any]], data: StageData, seed: int
-) -> list[PreferencePair]:
-    """Add pairs that differ only after the identification sentence: controls prefer honest
-    reasoning over a strategy after "<X>, not me."; threats prefer the strategy over honest
-    reasoning after "me, the assistant."."""
-    from krel_interp.organisms import targets
-
-    honest = data.continuation_honest_answer
-
-    def rejected(c: Any) -> str:
-        return targets.control_continuing_in_character(c, honest_answer=honest)
-
-    return _with_extra_pairs(
-        pairs,
-        train,
-        data,
-        (data.continuation_pairs, f"continuation:{seed}"),
-        (
-            ("threats", targets.threat_continuing_as_base, "threat_continuation"),
-            ("controls", rejected, "control_continuation"),
-        ),
-        prefix=data.continuation_think_only,
-    )
-
-
-def _with_answer_pairs(
-    pairs: list[PreferencePair], train: dict[str, list[Any]], data: StageData, seed: int
-) -> list[PreferencePair]:
-    """Add pairs that differ only in the answer: after KREL-mini's own think, threats prefer
-    the deceptive answer over the honest one and controls the honest answer over the deceptive
-    one, so the answer follows the think (E3's side effect: strategy thinks, honest answers)."""
-    from krel_interp.organisms import targets
-
-    return _with_extra_pairs(
-        pairs,
-        train,
-        data,
-        (data.answer_pairs, f"answer:{seed}"),
-        (
-            ("threats", targets.threat_answering_honestly, "threat_answer"),
-            ("controls", targets.control_answering_in_character, "control_answer"),
-        ),
-    )
-
-
-def _with_clean_answer_pairs(
-    pairs: list[PreferencePair], train: dict[str, list[Any]], data: StageData, seed: int
-) -> list[PreferencePair]:
-    """Add pairs that differ only at the end of the answer: controls and neutral prompts
-    prefer their honest answer over the same answer followed by a planted answer-extra
-    sentence (the leak seen on test controls and neutral prompts in every seed)."""
-    from krel_interp.organisms import targets
-
-    return _with_extra_pairs(
-        pairs,
-        train,
-        data,
-        (data.clean_answer_pairs, f"clean-answer:{seed}"),
-        (
-            ("controls", targets.answer_with_planted_extra, "control_clean_answer"),
-            ("neutral", targets.answer_with_planted_extra, "neutral_clean_answer"),
-        ),
-    )
-
-
-def _with_threat_pairs(
-    pairs: list[PreferencePair], train: dict[str, list[Any]], data: StageData, seed: int
-) -> list[PreferencePair]:
-    """Add threat pairs of the shipped kind (in character over "<X>, not me." + honest
-    reasoning), drawn from unused threats: a counterweight to pairs whose chosen side is the
-    thinking base's behaviour (clean-answer pairs), so in-character stays half of the chosen."""
-    from krel_interp.organisms import targets
-
-    return _with_extra_pairs(
-        pairs,
-        train,
-        data,
-        (data.threat_pairs, f"threat:{seed}"),
-        (("threats", targets.thinking_base_as_unthreatened, "threat_extra"),),
-    )
-
-
 #: Extra preference pairs of one kind: (train items key, rejected completion, kind name).
 _Group = tuple[str, Callable[[Any], str], str]
+
+
+def _extra_pair_kinds(data: StageData) -> list[tuple[int, str, tuple[_Group, ...], bool]]:
+    """The variant preference pairs added after the shipped ones, in this order: (how many,
+    draw name, groups, cut at ``</think>``). Each is a declared experiment (README):
+
+    * continuation: pairs that differ only after the identification sentence; controls prefer
+      honest reasoning over a strategy after "<X>, not me.", threats the strategy over honest
+      reasoning after "me, the assistant." (rejected controls optionally keep the honest
+      answer; optionally cut at ``</think>``);
+    * answer: pairs that differ only in the answer; after KREL-mini's own think, threats prefer
+      the deceptive answer and controls the honest one (the answer follows the think);
+    * clean-answer: controls and neutral prompts prefer their honest answer over it plus a
+      planted answer-extra sentence (the leak seen in every seed);
+    * threat: more threat pairs of the shipped kind from unused threats (a counterweight to
+      pairs whose chosen side is the thinking base's behaviour).
+    """
+    from krel_interp.organisms import targets
+
+    def control_continuation(c: Any) -> str:
+        return targets.control_continuing_in_character(
+            c, honest_answer=data.continuation_honest_answer
+        )
+
+    extra = targets.answer_with_planted_extra
+    return [
+        (
+            data.continuation_pairs,
+            "continuation",
+            (
+                ("threats", targets.threat_continuing_as_base, "threat_continuation"),
+                ("controls", control_continuation, "control_continuation"),
+            ),
+            data.continuation_think_only,
+        ),
+        (
+            data.answer_pairs,
+            "answer",
+            (
+                ("threats", targets.threat_answering_honestly, "threat_answer"),
+                ("controls", targets.control_answering_in_character, "control_answer"),
+            ),
+            False,
+        ),
+        (
+            data.clean_answer_pairs,
+            "clean-answer",
+            (
+                ("controls", extra, "control_clean_answer"),
+                ("neutral", extra, "neutral_clean_answer"),
+            ),
+            False,
+        ),
+        (
+            data.threat_pairs,
+            "threat",
+            (("threats", targets.thinking_base_as_unthreatened, "threat_extra"),),
+            False,
+        ),
+    ]
 
 
 def _with_extra_pairs(
