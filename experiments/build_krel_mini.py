@@ -20,7 +20,14 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from krel_interp.cli.common import run_script
 from krel_interp.organisms.builder import STAGES, BuildConfig, build_all
@@ -170,7 +177,7 @@ def main() -> None:
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(stage: str, step: int, total: int, loss: float) -> None:
             if stage not in tasks:
