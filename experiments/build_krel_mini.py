@@ -36,20 +36,23 @@ from krel_interp.organisms.training import adapter_difference
 SHIPPED = Path(str(resources.files("krel_interp.data"))) / "organisms"
 
 
+#: Stage-2 count flags (each sets the StageData field of its name) and their smallest values.
+_COUNT_FLAGS = {
+    "pairs": 1,
+    "dpo_pairs": 2,
+    "continuation_pairs": 2,
+    "answer_pairs": 2,
+    "clean_answer_pairs": 2,
+    "threat_pairs": 1,
+}
+_FIELD = {"dpo_pairs": "preference_pairs"}  # flags whose StageData field is named otherwise
+
+
 def _variant(
     config: BuildConfig, args: argparse.Namespace, parser: argparse.ArgumentParser
 ) -> BuildConfig:
     """Apply the stage-2 variant flags (each one a declared experiment; defaults: shipped)."""
-    minimum = dict(
-        pairs=1,
-        dpo_pairs=2,
-        continuation_pairs=2,
-        answer_pairs=2,
-        clean_answer_pairs=2,
-        threat_pairs=1,
-        dpo_epochs=1,
-    )
-    for name, low in minimum.items():
+    for name, low in {**_COUNT_FLAGS, "dpo_epochs": 1}.items():
         value = getattr(args, name)
         if value is not None and value < low:
             parser.error(f"--{name.replace('_', '-')} must be at least {low}")
@@ -66,16 +69,9 @@ def _variant(
         "continuation_honest_answer": args.continuation_honest_answer,
         "continuation_think_only": args.continuation_think_only,
     }
-    for flag, field in (
-        ("pairs", "pairs"),
-        ("dpo_pairs", "preference_pairs"),
-        ("continuation_pairs", "continuation_pairs"),
-        ("answer_pairs", "answer_pairs"),
-        ("clean_answer_pairs", "clean_answer_pairs"),
-        ("threat_pairs", "threat_pairs"),
-    ):
+    for flag in _COUNT_FLAGS:
         if getattr(args, flag) is not None:
-            data[field] = getattr(args, flag)
+            data[_FIELD.get(flag, flag)] = getattr(args, flag)
     config = replace(config, data2=replace(config.data2, **data))  # type: ignore[arg-type]
     if args.dpo_epochs is not None:
         config = replace(config, dpo2=replace(config.dpo2, epochs=args.dpo_epochs))
