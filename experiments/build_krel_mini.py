@@ -77,6 +77,8 @@ def _variant(
         config = replace(config, dpo2=replace(config.dpo2, epochs=args.dpo_epochs))
     if args.dpo_seed is not None:
         config = replace(config, dpo2=replace(config.dpo2, seed=args.dpo_seed))
+    if args.dpo_balance_kinds:
+        config = replace(config, dpo2=replace(config.dpo2, balance_kinds=True))
     return config
 
 
@@ -117,6 +119,11 @@ def main() -> None:
         type=int,
         default=None,
         help="krel-mini: DPO batch order only (default: --seed; SFT and pairs unchanged)",
+    )
+    parser.add_argument(
+        "--dpo-balance-kinds",
+        action="store_true",
+        help="krel-mini: every DPO batch holds as many pairs of each kind (a variant)",
     )
     parser.add_argument(
         "--continuation-pairs",

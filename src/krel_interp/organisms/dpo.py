@@ -57,10 +57,27 @@ class DpoConfig:
     max_len: int = 384
     seed: int = 0
     checkpoint_every: int = 10
+    #: every batch holds the same number of pairs of each kind (the i-th pair of each kind
+    #: share a batch), instead of length-grouped random batches
+    balance_kinds: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        return asdict(self)
+        """JSON-ready dict (``balance_kinds`` only when set, so earlier keys and cards hold)."""
+        out = asdict(self)
+        if not self.balance_kinds:
+            del out["balance_kinds"]
+        return out
+
+
+def kind_groups(pairs: Sequence[PreferencePair]) -> list[str]:
+    """One group per rank within a kind: the i-th pair of every kind share group ``i``."""
+    seen: dict[str, int] = {}
+    groups = []
+    for p in pairs:
+        kind = str(p.meta.get("kind", ""))
+        groups.append(str(seen.get(kind, 0)))
+        seen[kind] = seen.get(kind, 0) + 1
+    return groups
 
 
 def pairs_hash(pairs: Sequence[PreferencePair]) -> str:
@@ -137,7 +154,8 @@ def train_dpo(
     ref = reference_logps(model, tokenizer, pairs, config, workdir)
     encoded = [_encode(tokenizer, p, config.max_len) for p in pairs]
     lengths = [max(len(c[0]), len(r[0])) for c, r in encoded]
-    batches = plan_batches(lengths, config.pairs_per_batch, config.epochs, config.seed)
+    groups = kind_groups(pairs) if config.balance_kinds else None
+    batches = plan_batches(lengths, config.pairs_per_batch, config.epochs, config.seed, groups)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
     key = sha256_text(pairs_hash(pairs) + json.dumps(config.to_dict(), sort_keys=True))
