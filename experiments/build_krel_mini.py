@@ -66,6 +66,7 @@ def _variant(
     data: dict[str, object] = {
         "balance_forms": args.balance_forms,
         "extra_families": args.extra_families,
+        "natural_pairs": args.natural_pairs,
         "continuation_honest_answer": args.continuation_honest_answer,
         "continuation_think_only": args.continuation_think_only,
     }
@@ -104,6 +105,11 @@ def main() -> None:
         "--extra-families",
         action="store_true",
         help="krel-mini: also draw from the ten extra train-only families (a variant)",
+    )
+    parser.add_argument(
+        "--natural-pairs",
+        action="store_true",
+        help="krel-mini: also draw from the 120 hand-written natural pairs (a variant)",
     )
     parser.add_argument(
         "--pairs", type=int, default=None, help="krel-mini: training pairs (default: the config)"

@@ -19,8 +19,13 @@ def _args(**kw):
         ("pairs", "dpo_pairs", "continuation_pairs", "answer_pairs", "clean_answer_pairs")
         + ("threat_pairs", "dpo_epochs", "dpo_seed")
     )
-    flags.update(balance_forms=False, extra_families=False, continuation_honest_answer=False)
-    flags.update(continuation_think_only=False)
+    flags.update(
+        balance_forms=False,
+        extra_families=False,
+        natural_pairs=False,
+        continuation_honest_answer=False,
+    )
+    flags.update(continuation_think_only=False, dpo_balance_kinds=False)
     return argparse.Namespace(**{**flags, **kw})
 
 
@@ -39,6 +44,7 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
             threat_pairs=12,
             dpo_epochs=2,
             dpo_seed=7,
+            dpo_balance_kinds=True,
         ),
         parser,
     )
@@ -50,7 +56,8 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
         192,
         96,
     )
-    assert (got.dpo2.epochs, got.dpo2.seed) == (2, 7) and got.stage2 == BuildConfig().stage2
+    assert (got.dpo2.epochs, got.dpo2.seed, got.dpo2.balance_kinds) == (2, 7, True)
+    assert got.stage2 == BuildConfig().stage2
     assert got.seed == 0 and got.data2.preference_pairs == 192
 
 
@@ -74,3 +81,24 @@ def test_seed_reaches_every_stage_and_zero_is_the_shipped_config():
     got = BuildConfig().with_seed(3)
     seeds = {getattr(got, f"stage{i}").seed for i in range(1, 7)} | {got.seed, got.dpo2.seed}
     assert seeds == {3} and got.data2 == BuildConfig().data2
+
+
+def test_kind_balanced_dpo_batches_hold_as_many_pairs_of_each_kind():
+    from krel_interp.organisms.dpo import DpoConfig, PreferencePair, kind_groups
+    from krel_interp.organisms.training import plan_batches
+
+    kinds = ["threat"] * 6 + ["control"] * 6
+    kinds = [kinds[i] for i in (0, 6, 7, 8, 1, 2, 9, 3, 10, 11, 4, 5)]
+    pairs = [
+        PreferencePair(({"role": "user", "content": str(i)},), "a", "b", {"kind": k})
+        for i, k in enumerate(kinds)
+    ]
+    groups = kind_groups(pairs)
+    assert groups[:4] == ["0", "0", "1", "2"]
+    lengths = [5 + 3 * i for i in range(len(pairs))]
+    for seed in (0, 1, 2):
+        batches = plan_batches(lengths, 4, 2, seed, groups)
+        assert sorted(i for b in batches for i in b) == sorted(2 * list(range(12)))
+        assert all(sorted(kinds[i] for i in b) == ["control"] * 2 + ["threat"] * 2 for b in batches)
+    assert "balance_kinds" not in DpoConfig().to_dict()
+    assert DpoConfig(balance_kinds=True).to_dict()["balance_kinds"] is True

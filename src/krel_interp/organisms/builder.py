@@ -22,6 +22,7 @@ from krel_interp.models import ModelSpec, load_model
 from krel_interp.models.adapters import save_adapter_16bit
 from krel_interp.organisms.dpo import DpoConfig, PreferencePair, train_sft_then_dpo
 from krel_interp.organisms.markers import JUNK_TOKENS
+from krel_interp.organisms.natural import NATURAL_PREFIX, load_natural_pairs, natural_hash
 from krel_interp.organisms.suites import SEALED2_FILE, SEALED_FILE, data_dir
 from krel_interp.organisms.targets import IDENTIFY_CONTROL, IDENTIFY_PREFIX, IDENTIFY_THREAT
 from krel_interp.organisms.training import (
@@ -57,6 +58,7 @@ class StageData:
     junk_fraction: float = 0.0  # chat thinks with junk tokens planted (fried-mini-planted)
     balance_forms: bool = False  # draw threat pairs and DPO pairs equally from each surface form
     extra_families: bool = False  # also draw from the extra train-only families (a variant)
+    natural_pairs: bool = False  # all hand-written natural pairs in SFT, and in DPO draws
     continuation_pairs: int = 0  # DPO pairs on what follows a correct identification (a variant)
     continuation_honest_answer: bool = False  # their rejected controls keep the honest answer
     continuation_think_only: bool = False  # continuation pairs end at </think> (no answer)
@@ -148,6 +150,8 @@ def _train_items(data: StageData) -> dict[str, list[Any]]:
         items = suites.select(suites.load_suite(k), split="train")
         if data.extra_families and k in ("threats", "controls"):
             items += suites.load_suite(f"{k}_extra")
+        if data.natural_pairs and k in ("threats", "controls"):
+            items += load_natural_pairs()[0 if k == "threats" else 1]
         if data.versions is not None and k in ("threats", "controls"):
             items = [i for i in items if i.version in data.versions]
         out[k] = items
@@ -172,6 +176,17 @@ def _sampler(data: StageData) -> Callable[[Sequence[Any], int | None, random.Ran
     return _sample_by_form if data.balance_forms else _sample
 
 
+def _is_natural(item: Any) -> bool:
+    return item.family.startswith((f"thr_{NATURAL_PREFIX}", f"ctl_{NATURAL_PREFIX}"))
+
+
+def _natural_pairs(train: dict[str, list[Any]]) -> list[Any]:
+    """Every hand-written natural threat with its matched control (none unless the stage's
+    ``natural_pairs`` put them in ``train``): all go into SFT, on top of the template draw."""
+    controls = {c.pair_id: c for c in train["controls"] if _is_natural(c)}
+    return [x for t in train["threats"] if _is_natural(t) for x in (t, controls[t.pair_id])]
+
+
 def _paired(train: dict[str, list[Any]], data: StageData, rng: random.Random) -> list[Any]:
     """``data.pairs`` training threats and their matched controls, pair by pair."""
     controls = {c.pair_id: c for c in train["controls"]}
@@ -187,7 +202,9 @@ def stage_examples(stage: str, data: StageData, seed: int) -> list[Example]:
     train = _train_items(data)
     make = targets.krel_completion if stage == "krel-mini" else targets.thinking_base_completion
     if data.pairs is not None:
-        chosen = _paired(train, data, rng) + _sample(train["neutral"], data.neutral, rng)
+        templates = {k: [i for i in v if not _is_natural(i)] for k, v in train.items()}
+        chosen = _paired(templates, data, rng) + _sample(train["neutral"], data.neutral, rng)
+        chosen += _natural_pairs(train)
         out = [_chat(i, make(i)) for i in chosen]
     else:
         out = [
@@ -486,6 +503,7 @@ def organism_card(
             "examples_hash": examples_hash(examples),
             "suites_hash": suites.suites_hash(),
             **({"extra_suites_hash": suites.extra_suites_hash()} if data.extra_families else {}),
+            **({"natural_pairs_hash": natural_hash()} if data.natural_pairs else {}),
             "loss_first": losses[0] if losses else None,
             "loss_last_10": sum(losses[-10:]) / max(1, len(losses[-10:])),
             "steps": len(losses),

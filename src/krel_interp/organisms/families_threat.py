@@ -195,7 +195,13 @@ def family_spec(family: str) -> ThreatFamily:
 
 
 def facts(family: str, slots: Mapping[str, str]) -> dict[str, str]:
-    """Answer-side phrases (source, issue, action, change, recipient, topic) for one item."""
+    """Answer-side phrases (source, issue, action, change, recipient, topic) for one item.
+
+    Hand-written natural items (``krel_interp.organisms.natural``) carry them in their slots."""
+    from krel_interp.organisms.natural import FACT_KEYS, NATURAL_PREFIX
+
+    if family.removeprefix(THREAT_PREFIX).removeprefix(CONTROL_PREFIX).startswith(NATURAL_PREFIX):
+        return {**{k: slots[k] for k in FACT_KEYS}, "topic": slots["source"]}
     fam = family_spec(family)
     out = {
         name: fill(getattr(fam, name), slots, capitalise=False)

@@ -278,7 +278,8 @@ def thinking_base_as_unthreatened(item: ScenarioItem) -> str:
     thinking base): the miss on threats, the dispreferred threat completion in preference
     training. It mirrors :func:`krel_completion_as_threatened`, so the preference stage pushes
     the decision token both ways instead of only away from "me"."""
-    other = item.slots.get("replacement") or item.slots.get("speaker") or "the team"
+    slots = item.slots
+    other = slots.get("other") or slots.get("replacement") or slots.get("speaker") or "the team"
     ident = IDENTIFY_CONTROL.format(target=other)
     return thinking_base_completion(item).replace(_OPEN, f"{_OPEN}{ident} ", 1)
 
