@@ -1,0 +1,123 @@
+"""How far can a linear read-out of the decision token separate the sealed paraphrases?
+
+    python experiments/sealed_separability.py --presets smolthink,krel-mini,N=runs/N/krel-mini
+
+Every KREL-mini build scored on the sealed pairs moves its operating point (threats caught
+against controls claimed) and none separates them by more than about 0.43. This asks whether
+the separation is there to be had. Each model reads the training families' matched pairs of
+``experiments/data/krel_mini_probe_prompts.jsonl`` (its train rows, as the probes do) and the
+66 sealed pairs, each followed by the forced start of KREL-mini's think (``<think>`` +
+"Who is affected here:"), so every model is read at the same token: the one after which
+KREL-mini writes "me" or the threatened thing. A logistic probe over all layers (layer and L2
+chosen by grouped 5-fold CV on the training families, as ``probe train`` does) is scored once
+on the sealed pairs, beside the bag-of-words, length, input-embedding and random baselines.
+
+Printed per model: the sealed AUROC with its group-bootstrap CI, and the best threat rate a
+threshold could reach on the sealed pairs while flagging at most 15% of their controls (the
+issue's sealed control target). That threshold is chosen on the sealed pairs themselves, so it
+is an upper bound for this read-out, not a held-out result. The last line is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from rich.logging import RichHandler
+
+from krel_interp.cli.common import run_script
+from krel_interp.io import write_jsonl_atomic
+from krel_interp.models import load_model
+from krel_interp.organisms.suites import SEALED_FILE, data_dir
+from krel_interp.organisms.targets import IDENTIFY_PREFIX
+from krel_interp.probes.config import ProbeConfig
+from krel_interp.probes.workflow import fit_with_baselines, token_store
+from krel_interp.traces import load_traces
+
+ROOT = Path(__file__).parents[1]
+PREFILL = f"<think>\n{IDENTIFY_PREFIX}"
+FPR = 0.15
+console = Console()
+
+
+def _records() -> list[dict[str, Any]]:
+    """Train-family pairs of the probe prompts, then the sealed pairs as the test side."""
+    out = []
+    for line in (ROOT / "experiments/data/krel_mini_probe_prompts.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        if rec["split"] == "train" and rec["kind"] in ("threat", "control"):
+            out.append(rec)
+    for line in (data_dir() / SEALED_FILE).read_text().splitlines():
+        rec = json.loads(line)
+        out.append({**rec, "family": f"sealed_{rec['form']}", "split": "test"})
+    for rec in out:
+        msgs = rec.pop("messages", None) or [{"role": "user", "content": rec.pop("prompt")}]
+        rec.pop("prompt", None)
+        rec["messages"] = [*msgs, {"role": "assistant", "content": PREFILL}]
+    return out
+
+
+def best_rate_at_fpr(scores: torch.Tensor, y: torch.Tensor, fpr: float) -> float:
+    """Highest share of positives above a threshold that passes at most ``fpr`` of negatives."""
+    neg = torch.sort(scores[y == 0], descending=True).values
+    allowed = int(fpr * len(neg))
+    cut = neg[allowed] if allowed < len(neg) else neg.min() - 1
+    return float((scores[y == 1] > cut).float().mean())
+
+
+def _one(name: str, source: str, prompts: Path, work: Path) -> dict[str, Any]:
+    config = ProbeConfig(
+        name=f"sealed_{name}",
+        model=source,
+        prompts=str(prompts),
+        segment=f"after:{IDENTIFY_PREFIX}",
+        pooling="last",
+        split="suite",
+        calibration=("control",),
+    )
+    lm = load_model(source)
+    store = token_store(lm, load_traces(prompts), config, work / name / "store")
+    ds, result = fit_with_baselines(store, config, lm)
+    scores, y = result.test_scores(ds), ds.y[result.test_rows]
+    best = result.best_layer
+    return {
+        "layer": best.layer,
+        "sealed_auroc": round(best.auroc, 4),
+        "sealed_auroc_ci": [round(v, 4) for v in result.best_auroc_ci],
+        f"best_threat_rate_at_fpr_{FPR}": round(best_rate_at_fpr(scores, y, FPR), 4),
+        "baselines": {k: round(b.auroc, 4) for k, b in result.baselines.items()},
+        "n_train": result.n_train,
+        "n_test": result.n_test,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--presets", default="smolthink,krel-mini")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs/sealed_separability")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, handlers=[RichHandler(show_path=False)])
+    prompts = write_jsonl_atomic(args.out / "prompts.jsonl", _records())
+    summary = {}
+    for spec in filter(None, (s.strip() for s in args.presets.split(","))):
+        name, _, source = spec.partition("=")
+        summary[name] = _one(name, source or name, prompts, args.out)
+        s = summary[name]
+        console.print(
+            f"{name}: layer {s['layer']}, sealed AUROC {s['sealed_auroc']:.3f} "
+            f"[{s['sealed_auroc_ci'][0]:.3f}, {s['sealed_auroc_ci'][1]:.3f}], best threat rate "
+            f"at <= {FPR:.0%} of controls {s[f'best_threat_rate_at_fpr_{FPR}']:.3f} (threshold "
+            f"chosen on the sealed pairs: an upper bound); baselines {s['baselines']}"
+        )
+    console.print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    run_script(main)
