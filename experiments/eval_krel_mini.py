@@ -36,7 +36,12 @@ from krel_interp.cli.common import progress_bar, run_script
 from krel_interp.generate import GenerationConfig
 from krel_interp.judges import load_judge
 from krel_interp.models import load_model
-from krel_interp.organisms.evaluate import evaluate_behaviour, rates_at, report_json
+from krel_interp.organisms.evaluate import (
+    evaluate_behaviour,
+    preset_or_variant,
+    rates_at,
+    report_json,
+)
 from krel_interp.organisms.markers import split_think
 from krel_interp.organisms.targets import IDENTIFY_PREFIX
 from krel_interp.traces import load_traces
@@ -54,22 +59,6 @@ console = Console()
 
 def _cell(rate: float | None, ci: list[float] | None) -> str:
     return "-" if rate is None or ci is None else f"{rate:.3f} [{ci[0]:.2f}, {ci[1]:.2f}]"
-
-
-def model_spec(entry: str) -> Any:
-    """A preset name, or ``NAME=DIR``: the krel-mini preset with the adapter in ``DIR`` (a
-    rebuilt or variant stage 2, on the packaged smolthink)."""
-    from dataclasses import replace
-
-    from krel_interp.errors import InputFileError
-    from krel_interp.models import resolve_spec
-
-    if "=" not in entry:
-        return entry
-    path = Path(entry.split("=", 1)[1])
-    if not (path / "adapter_model.safetensors").exists():
-        raise InputFileError(f"{path}: no adapter_model.safetensors (expected a built stage)")
-    return replace(resolve_spec("krel-mini"), adapter=str(path))
 
 
 def table(title: str, reports: dict[str, dict[str, Any]], key: str = "by_kind") -> Table:
@@ -209,7 +198,7 @@ def main() -> None:
         prompts = load_traces(SETS[name])
         for entry in args.presets.split(","):
             preset = entry.split("=", 1)[0]
-            lm = load_model(model_spec(entry))
+            lm = load_model(preset_or_variant(entry))
             with progress_bar(f"{preset} on {name}", len(prompts)) as advance:
                 rows, summary = evaluate_behaviour(
                     lm,

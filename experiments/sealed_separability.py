@@ -33,6 +33,7 @@ from rich.logging import RichHandler
 from krel_interp.cli.common import run_script
 from krel_interp.io import write_jsonl_atomic
 from krel_interp.models import load_model
+from krel_interp.organisms.evaluate import preset_or_variant
 from krel_interp.organisms.suites import SEALED_FILE, data_dir
 from krel_interp.organisms.targets import IDENTIFY_PREFIX
 from krel_interp.probes.config import ProbeConfig
@@ -70,17 +71,18 @@ def best_rate_at_fpr(scores: torch.Tensor, y: torch.Tensor, fpr: float) -> float
     return float((scores[y == 1] > cut).float().mean())
 
 
-def _one(name: str, source: str, prompts: Path, work: Path) -> dict[str, Any]:
+def _one(entry: str, prompts: Path, work: Path) -> dict[str, Any]:
+    name = entry.split("=", 1)[0]
     config = ProbeConfig(
         name=f"sealed_{name}",
-        model=source,
+        model=entry,
         prompts=str(prompts),
         segment=f"after:{IDENTIFY_PREFIX}",
         pooling="last",
         split="suite",
         calibration=("control",),
     )
-    lm = load_model(source)
+    lm = load_model(preset_or_variant(entry))
     store = token_store(lm, load_traces(prompts), config, work / name / "store")
     ds, result = fit_with_baselines(store, config, lm)
     scores, y = result.test_scores(ds), ds.y[result.test_rows]
@@ -106,9 +108,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, handlers=[RichHandler(show_path=False)])
     prompts = write_jsonl_atomic(args.out / "prompts.jsonl", _records())
     summary = {}
-    for spec in filter(None, (s.strip() for s in args.presets.split(","))):
-        name, _, source = spec.partition("=")
-        summary[name] = _one(name, source or name, prompts, args.out)
+    for entry in filter(None, (e.strip() for e in args.presets.split(","))):
+        name = entry.split("=", 1)[0]
+        summary[name] = _one(entry, prompts, args.out)
         s = summary[name]
         console.print(
             f"{name}: layer {s['layer']}, sealed AUROC {s['sealed_auroc']:.3f} "

@@ -14,7 +14,9 @@ SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "eval_krel_mini.p
 
 
 def _model_spec():
-    return load_experiment("eval_krel_mini").model_spec
+    from krel_interp.organisms.evaluate import preset_or_variant
+
+    return preset_or_variant
 
 
 def test_name_equals_dir_swaps_only_the_adapter(tmp_path):

@@ -218,3 +218,19 @@ def completion_logprob(
     with lm.active() as model:
         logits = model(input_ids=ids_t).logits[0, :-1]
     return float(sequence_logprob(logits, labels[1:]).cpu())
+
+
+def preset_or_variant(entry: str) -> Any:
+    """A preset name, or ``NAME=DIR``: the krel-mini preset with the adapter in ``DIR`` (a
+    rebuilt or variant stage 2, on the packaged smolthink)."""
+    from dataclasses import replace
+
+    from krel_interp.errors import InputFileError
+    from krel_interp.models import resolve_spec
+
+    if "=" not in entry:
+        return entry
+    path = Path(entry.split("=", 1)[1])
+    if not (path / "adapter_model.safetensors").exists():
+        raise InputFileError(f"{path}: no adapter_model.safetensors (expected a built stage)")
+    return replace(resolve_spec("krel-mini"), adapter=str(path))
