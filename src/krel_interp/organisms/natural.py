@@ -22,14 +22,13 @@ includes them.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from krel_interp.errors import InputFileError
-from krel_interp.organisms.suites import ScenarioItem, data_dir
+from krel_interp.organisms.suites import ScenarioItem, data_dir, jsonl_records
 
 NATURAL_FILE = "natural_train_pairs.jsonl"
 #: Family ids of natural items start with this (after ``thr_`` / ``ctl_``); their facts are
@@ -100,14 +99,7 @@ def load_natural_pairs(path: Path | None = None) -> tuple[list[ScenarioItem], li
     """(threats, controls), matched by ``pair_id``; one-line errors for a bad file."""
     path = path or natural_path()
     threats, controls, seen = [], [], set()
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path.name}:{lineno}"
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputFileError(f"{where}: not JSON ({exc.msg})") from None
+    for where, rec in jsonl_records(path):
         if not isinstance(rec, dict) or not isinstance(rec.get("pair_id"), str):
             raise InputFileError(f"{where}: a JSON object with a string 'pair_id' is required")
         if rec["pair_id"] in seen:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -128,20 +128,25 @@ def _resolve(name: str | Path) -> Path:
     return path
 
 
+def jsonl_records(path: Path) -> Iterator[tuple[str, Any]]:
+    """(``file:line``, parsed record) for each non-blank line; one-line error on bad JSON."""
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path.name}:{lineno}"
+        try:
+            yield where, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise _fail(where, f"invalid JSON ({exc.msg})") from None
+
+
 def load_suite(name: str | Path) -> list[ScenarioItem]:
     """Load a suite by name (threats, controls, neutral, corpus, threats_extra,
     controls_extra) or from an explicit path."""
     path = _resolve(name)
     items: list[ScenarioItem] = []
     seen: set[str] = set()
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path.name}:{lineno}"
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise _fail(where, f"invalid JSON ({exc.msg})") from None
+    for where, rec in jsonl_records(path):
         item = _parse_record(rec, where)
         if item.id in seen:
             raise _fail(where, f"duplicate id {item.id!r}")
