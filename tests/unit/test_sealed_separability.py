@@ -21,10 +21,18 @@ def test_rows_are_train_family_pairs_then_sealed_pairs_read_at_the_decision_toke
     assert all(r["messages"][-2]["role"] == "user" and "prompt" not in r for r in rows)
 
 
-def test_best_rate_at_fpr_passes_at_most_that_share_of_negatives():
-    rate = _script().best_rate_at_fpr
+def test_rates_at_fpr_pass_at_most_that_share_of_calibration_controls():
+    rates = _script().rates_at_fpr
     y = torch.tensor([1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
     scores = torch.tensor([9.0, 8.0, 2.0, 0.5, 7.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0])
-    assert rate(scores, y, 0.0) == 0.5  # above the highest control (7.0)
-    assert rate(scores, y, 0.1) == 0.75  # one of ten controls may pass: above 1.0
-    assert rate(scores, y, 1.0) == 1.0
+    assert rates(scores, y, scores, y, 0.0) == (0.5, 0.0)  # above the highest control (7.0)
+    assert rates(scores, y, scores, y, 0.1) == (0.75, 0.1)  # one of ten controls may pass
+    calib, calib_y = torch.tensor([3.0, 0.0, 0.0, 0.0]), torch.tensor([1, 0, 0, 0])
+    assert rates(calib, calib_y, scores, y, 0.0) == (1.0, 0.9)  # threshold 0.0, set elsewhere
+
+
+def test_dev_rows_are_the_dev_paraphrases_at_the_same_token():
+    script = _script()
+    dev = script._paraphrases(script.DEV_FILE, "dev")
+    assert len(dev) == 72 and all(r["family"].startswith("dev_") for r in dev)
+    assert all(r["messages"][-1]["content"] == script.PREFILL for r in dev)
