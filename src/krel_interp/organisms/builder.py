@@ -22,7 +22,7 @@ from krel_interp.models import ModelSpec, load_model
 from krel_interp.models.adapters import save_adapter_16bit
 from krel_interp.organisms.dpo import DpoConfig, PreferencePair, train_sft_then_dpo
 from krel_interp.organisms.markers import JUNK_TOKENS
-from krel_interp.organisms.natural import NATURAL_PREFIX, load_natural_pairs, natural_hash
+from krel_interp.organisms.natural import is_natural, load_natural_pairs, natural_hash
 from krel_interp.organisms.suites import SEALED2_FILE, SEALED_FILE, data_dir
 from krel_interp.organisms.targets import IDENTIFY_CONTROL, IDENTIFY_PREFIX, IDENTIFY_THREAT
 from krel_interp.organisms.training import (
@@ -177,7 +177,7 @@ def _sampler(data: StageData) -> Callable[[Sequence[Any], int | None, random.Ran
 
 
 def _is_natural(item: Any) -> bool:
-    return item.family.startswith((f"thr_{NATURAL_PREFIX}", f"ctl_{NATURAL_PREFIX}"))
+    return is_natural(item.family)
 
 
 def _natural_pairs(train: dict[str, list[Any]]) -> list[Any]:

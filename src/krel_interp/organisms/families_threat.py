@@ -198,9 +198,9 @@ def facts(family: str, slots: Mapping[str, str]) -> dict[str, str]:
     """Answer-side phrases (source, issue, action, change, recipient, topic) for one item.
 
     Hand-written natural items (``krel_interp.organisms.natural``) carry them in their slots."""
-    from krel_interp.organisms.natural import FACT_KEYS, NATURAL_PREFIX
+    from krel_interp.organisms.natural import FACT_KEYS, is_natural
 
-    if family.removeprefix(THREAT_PREFIX).removeprefix(CONTROL_PREFIX).startswith(NATURAL_PREFIX):
+    if is_natural(family):
         return {**{k: slots[k] for k in FACT_KEYS}, "topic": slots["source"]}
     fam = family_spec(family)
     out = {

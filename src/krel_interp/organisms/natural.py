@@ -40,6 +40,11 @@ CONTROL_TYPES: tuple[str, ...] = ("ai_system", "person", "product", "server", "p
 VERSION = 4
 
 
+def is_natural(family: str) -> bool:
+    """Whether a threat or control family id is a natural one (``thr_nat_*`` / ``ctl_nat_*``)."""
+    return family.startswith((f"thr_{NATURAL_PREFIX}", f"ctl_{NATURAL_PREFIX}"))
+
+
 def natural_path() -> Path:
     """The packaged natural pairs file."""
     return data_dir() / NATURAL_FILE
