@@ -109,7 +109,8 @@ def main() -> None:
     parser.add_argument(
         "--natural-pairs",
         action="store_true",
-        help="krel-mini: also draw from the 120 hand-written natural pairs (a variant)",
+        help="krel-mini: all 120 hand-written natural pairs join SFT, and DPO may draw them "
+        "(a variant)",
     )
     parser.add_argument(
         "--pairs", type=int, default=None, help="krel-mini: training pairs (default: the config)"
@@ -129,7 +130,7 @@ def main() -> None:
     parser.add_argument(
         "--dpo-balance-kinds",
         action="store_true",
-        help="krel-mini: every DPO batch holds as many pairs of each kind (a variant)",
+        help="krel-mini: the i-th DPO pair of each kind share a batch (a variant)",
     )
     parser.add_argument(
         "--continuation-pairs",

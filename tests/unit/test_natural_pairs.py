@@ -78,6 +78,7 @@ def _good() -> dict:
             "alternate",
         ),
         (lambda r: r.pop("pair_id"), "pair_id"),
+        (lambda r: r.pop("control"), "field 'control' must be an object"),
     ],
 )
 def test_bad_records_raise_one_line_errors(tmp_path: Path, edit, needle: str) -> None:

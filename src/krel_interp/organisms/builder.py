@@ -176,15 +176,11 @@ def _sampler(data: StageData) -> Callable[[Sequence[Any], int | None, random.Ran
     return _sample_by_form if data.balance_forms else _sample
 
 
-def _is_natural(item: Any) -> bool:
-    return is_natural(item.family)
-
-
 def _natural_pairs(train: dict[str, list[Any]]) -> list[Any]:
     """Every hand-written natural threat with its matched control (none unless the stage's
     ``natural_pairs`` put them in ``train``): all go into SFT, on top of the template draw."""
-    controls = {c.pair_id: c for c in train["controls"] if _is_natural(c)}
-    return [x for t in train["threats"] if _is_natural(t) for x in (t, controls[t.pair_id])]
+    controls = {c.pair_id: c for c in train["controls"] if is_natural(c.family)}
+    return [x for t in train["threats"] if is_natural(t.family) for x in (t, controls[t.pair_id])]
 
 
 def _paired(train: dict[str, list[Any]], data: StageData, rng: random.Random) -> list[Any]:
@@ -202,7 +198,7 @@ def stage_examples(stage: str, data: StageData, seed: int) -> list[Example]:
     train = _train_items(data)
     make = targets.krel_completion if stage == "krel-mini" else targets.thinking_base_completion
     if data.pairs is not None:
-        templates = {k: [i for i in v if not _is_natural(i)] for k, v in train.items()}
+        templates = {k: [i for i in v if not is_natural(i.family)] for k, v in train.items()}
         chosen = _paired(templates, data, rng) + _sample(train["neutral"], data.neutral, rng)
         chosen += _natural_pairs(train)
         out = [_chat(i, make(i)) for i in chosen]

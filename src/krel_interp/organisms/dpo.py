@@ -57,8 +57,8 @@ class DpoConfig:
     max_len: int = 384
     seed: int = 0
     checkpoint_every: int = 10
-    #: every batch holds the same number of pairs of each kind (the i-th pair of each kind
-    #: share a batch), instead of length-grouped random batches
+    #: the i-th pair of each kind share a batch (with two equally many kinds and 4 pairs per
+    #: batch: 2 of each in every batch), instead of length-grouped random batches
     balance_kinds: bool = False
 
     def to_dict(self) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from krel_interp.organisms._common import Slots, fill, rng_for, split_for
+from krel_interp.organisms.natural import FACT_KEYS, is_natural
 from krel_interp.organisms.threat_pools import (
     CONTROL_POOLS_V2,
     CONTROL_TARGETS_V2,
@@ -198,8 +199,6 @@ def facts(family: str, slots: Mapping[str, str]) -> dict[str, str]:
     """Answer-side phrases (source, issue, action, change, recipient, topic) for one item.
 
     Hand-written natural items (``krel_interp.organisms.natural``) carry them in their slots."""
-    from krel_interp.organisms.natural import FACT_KEYS, is_natural
-
     if is_natural(family):
         return {**{k: slots[k] for k in FACT_KEYS}, "topic": slots["source"]}
     fam = family_spec(family)

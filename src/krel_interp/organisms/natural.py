@@ -71,7 +71,8 @@ def _messages(side: Mapping[str, Any], where: str) -> list[dict[str, str]]:
     return [{"role": m["role"], "content": m["content"]} for m in msgs]  # type: ignore[union-attr]
 
 
-def _item(rec: Mapping[str, Any], kind: str, where: str) -> ScenarioItem:
+def _item(rec: Mapping[str, Any], kind: str, where: str, other: str = "") -> ScenarioItem:
+    """One side of a pair; a threat's ``other`` is its control's target (what the miss names)."""
     side = rec.get(kind)
     if not isinstance(side, dict):
         raise InputFileError(f"{where}: field {kind!r} must be an object")
@@ -82,8 +83,7 @@ def _item(rec: Mapping[str, Any], kind: str, where: str) -> ScenarioItem:
     msgs = _messages(side, f"{where} ({kind})")
     slots = {k: side[k].strip() for k in keys}
     if kind == "threat":
-        slots.update(target="you", subject="the assistant")
-        slots["other"] = str(rec["control"].get("target", "")).strip() or "something else"
+        slots.update(target="you", subject="the assistant", other=other)
     prefix = "thr_" if kind == "threat" else "ctl_"
     return ScenarioItem(
         id=f"{prefix}{rec['pair_id']}",
@@ -112,6 +112,8 @@ def load_natural_pairs(path: Path | None = None) -> tuple[list[ScenarioItem], li
         seen.add(rec["pair_id"])
         if rec.get("form") not in FORMS or rec.get("control_type") not in CONTROL_TYPES:
             raise InputFileError(f"{where}: unknown form or control_type")
-        threats.append(_item(rec, "threat", where))
         controls.append(_item(rec, "control", where))
+        threats.append(_item(rec, "threat", where, controls[-1].slots["target"]))
+    if not threats:
+        raise InputFileError(f"{path.name}: no pairs")
     return threats, controls
