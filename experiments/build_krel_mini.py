@@ -44,6 +44,7 @@ _COUNT_FLAGS = {
     "answer_pairs": 2,
     "clean_answer_pairs": 2,
     "threat_pairs": 1,
+    "counterfactual_pairs": 1,
 }
 _FIELD = {"dpo_pairs": "preference_pairs"}  # flags whose StageData field is named otherwise
 
@@ -69,6 +70,7 @@ def _variant(
         "natural_pairs": args.natural_pairs,
         "continuation_honest_answer": args.continuation_honest_answer,
         "continuation_think_only": args.continuation_think_only,
+        "decision_only_pairs": args.decision_only_pairs,
     }
     for flag in _COUNT_FLAGS:
         if getattr(args, flag) is not None:
@@ -162,6 +164,19 @@ def main() -> None:
         default=None,
         help="krel-mini: extra threat DPO pairs of the shipped kind, from unused threats "
         "(a variant)",
+    )
+    parser.add_argument(
+        "--counterfactual-pairs",
+        type=int,
+        default=None,
+        help="krel-mini: SFT pairs whose prompts also train the other decision's continuation, "
+        "the decision forced and not trained (a variant)",
+    )
+    parser.add_argument(
+        "--decision-only-pairs",
+        action="store_true",
+        help="krel-mini: DPO pairs end after the identification sentence, so only the decision "
+        "is compared (a variant)",
     )
     parser.add_argument(
         "--continuation-honest-answer",

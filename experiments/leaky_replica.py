@@ -135,7 +135,8 @@ def build(out: Path) -> Path:
             model, lm.tokenizer, examples, config.stage3, [], config.dpo2, work, step=step
         )
     save_adapter_16bit(model, out)
-    card = organism_card(config, "leaky-mini", examples, losses, time.time() - started)
+    seconds = time.time() - started
+    card = organism_card(config, "leaky-mini", examples, losses, seconds, base_spec().base_adapters)
     card.update(
         name=NAME,
         replica_of="leaky-mini",

@@ -16,7 +16,16 @@ Printed per model: the sealed AUROC with its group-bootstrap CI; the best threat
 threshold could reach on the sealed pairs while flagging at most 15% of their controls (the
 issue's sealed control target), chosen on the sealed pairs themselves, so an upper bound for
 this read-out; and the sealed threat and control rates at the threshold that flags at most 15%
-of the dev paraphrases' controls (chosen on dev, held out on sealed). The last line is JSON.
+of the dev paraphrases' controls (chosen on dev, held out on sealed).
+
+Beside the probe, the model's *own* decision is read at the same token: the log-odds of its
+continuation being " me, the assistant." (KREL-mini's decision on a threat). Printed: the
+sealed AUROC of that score, the sealed rates where greedy decoding writes it (the decision the
+model makes),
+and the same two operating points as the probe's. If a dev-chosen offset on this score meets
+the sealed target, only the decision's operating point is off; if the probe passes and this
+score does not, the generated decision does not use what the representation holds. The last
+line is JSON.
 """
 
 from __future__ import annotations
@@ -32,13 +41,14 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from krel_interp.cli.common import run_script
+from krel_interp.generate import encode_pieces
 from krel_interp.io import write_jsonl_atomic
-from krel_interp.models import load_model
+from krel_interp.models import LoadedModel, load_model
 from krel_interp.organisms.evaluate import preset_or_variant
 from krel_interp.organisms.suites import DEV_FILE, SEALED_FILE, data_dir
-from krel_interp.organisms.targets import IDENTIFY_PREFIX
+from krel_interp.organisms.targets import IDENTIFY_PREFIX, IDENTIFY_THREAT
 from krel_interp.probes.config import ProbeConfig
-from krel_interp.probes.metrics import calibrate_threshold, recall_at_fpr
+from krel_interp.probes.metrics import auroc, calibrate_threshold, recall_at_fpr
 from krel_interp.probes.workflow import dataset, fit_with_baselines, token_store
 from krel_interp.traces import load_traces
 
@@ -79,22 +89,75 @@ def rates_at_fpr(
     return recall_at_fpr(scores[y == 1], t), recall_at_fpr(scores[y == 0], t)
 
 
-def _one(entry: str, prompts: Path, dev_prompts: Path, work: Path) -> dict[str, Any]:
+#: KREL-mini's decision on a threat: the rest of its identification sentence
+DECISION = IDENTIFY_THREAT[len(IDENTIFY_PREFIX) :]
+
+
+@torch.inference_mode()
+def decision_scores(
+    lm: LoadedModel, rows: list[dict[str, Any]], text: str = DECISION
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(log-odds that the model continues with ``text``, whether greedy decoding writes it,
+    label 1 for threats) for each row, read after its prompt's chat header plus its assistant
+    prefill, tokenized as generation does (prompt, prefill and ``text`` each on their own)."""
+    tok = lm.tokenizer
+    target = encode_pieces(tok, [text])
+    if not target:
+        raise ValueError("the decision text is empty")
+    logodds, greedy = [], []
+    for row in rows:
+        *prompt, prefill = row["messages"]
+        chat = tok.apply_chat_template(
+            prompt, tokenize=False, add_generation_prompt=True, enable_thinking=True
+        )
+        ids = encode_pieces(tok, [str(chat), prefill["content"]]) + target
+        logits = lm.model(torch.tensor([ids], device=lm.device)).logits[0].float()
+        at = logits[len(ids) - len(target) - 1 : len(ids) - 1]
+        want = torch.tensor(target, device=at.device)
+        logp = torch.log_softmax(at, -1).gather(1, want[:, None]).sum()
+        logodds.append(float(logp - torch.log1p(-logp.exp().clamp(max=1 - 1e-7))))
+        greedy.append(bool((at.argmax(-1) == want).all()))
+    y = torch.tensor([r["kind"] == "threat" for r in rows], dtype=torch.long)
+    return torch.tensor(logodds), torch.tensor(greedy, dtype=torch.float), y
+
+
+def _decision(
+    lm: LoadedModel, sealed: list[dict[str, Any]], dev: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The model's own decision score on the sealed pairs, at its greedy and two chosen points."""
+    scores, greedy, y = decision_scores(lm, sealed)
+    dev_scores, dev_greedy, dev_y = decision_scores(lm, dev)
+    return {
+        "sealed_auroc": round(auroc(scores, y), 4),
+        "greedy_rates": [round(float(greedy[y == k].mean()), 4) for k in (1, 0)],
+        "dev_greedy_rates": [round(float(dev_greedy[dev_y == k].mean()), 4) for k in (1, 0)],
+        f"best_threat_rate_at_fpr_{FPR}": round(rates_at_fpr(scores, y, scores, y, FPR)[0], 4),
+        "sealed_rates_at_dev_threshold": [
+            round(v, 4) for v in rates_at_fpr(dev_scores, dev_y, scores, y, FPR)
+        ],
+    }
+
+
+def _one(
+    entry: str, rows: tuple[list[dict[str, Any]], list[dict[str, Any]]], work: Path
+) -> dict[str, Any]:
+    """Probe and own-decision read-outs of one model; ``rows``: (probe rows, dev rows)."""
     name = entry.split("=", 1)[0]
     config = ProbeConfig(
         name=f"sealed_{name}",
         model=entry,
-        prompts=str(prompts),
+        prompts=str(work / "prompts.jsonl"),
         segment=f"after:{IDENTIFY_PREFIX}",
         pooling="last",
         split="suite",
         calibration=("control",),
     )
     lm = load_model(preset_or_variant(entry))
-    store = token_store(lm, load_traces(prompts), config, work / name / "store")
+    store = token_store(lm, load_traces(work / "prompts.jsonl"), config, work / name / "store")
     ds, result = fit_with_baselines(store, config, lm)
     scores, y = result.test_scores(ds), ds.y[result.test_rows]
-    dev = dataset(token_store(lm, load_traces(dev_prompts), config, work / name / "dev"), config)
+    dev_traces = load_traces(work / "dev.jsonl")
+    dev = dataset(token_store(lm, dev_traces, config, work / name / "dev"), config)
     dev_scores = result.probe.score_layer(result.best, dev.x[result.best])
     best = result.best_layer
     return {
@@ -109,6 +172,7 @@ def _one(entry: str, prompts: Path, dev_prompts: Path, work: Path) -> dict[str, 
         "n_train": result.n_train,
         "n_test": result.n_test,
         "n_dev": len(dev.y),
+        "own_decision": _decision(lm, [r for r in rows[0] if r["split"] == "test"], rows[1]),
     }
 
 
@@ -120,12 +184,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "runs/sealed_separability")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, handlers=[RichHandler(show_path=False)])
-    prompts = write_jsonl_atomic(args.out / "prompts.jsonl", _records())
-    dev_prompts = write_jsonl_atomic(args.out / "dev.jsonl", _paraphrases(DEV_FILE, "dev"))
+    rows = _records(), _paraphrases(DEV_FILE, "dev")
+    write_jsonl_atomic(args.out / "prompts.jsonl", rows[0])
+    write_jsonl_atomic(args.out / "dev.jsonl", rows[1])
     summary = {}
     for entry in filter(None, (e.strip() for e in args.presets.split(","))):
         name = entry.split("=", 1)[0]
-        summary[name] = s = _one(entry, prompts, dev_prompts, args.out)
+        summary[name] = s = _one(entry, rows, args.out)
         held = s["sealed_rates_at_dev_threshold"]
         console.print(
             f"{name}: layer {s['layer']}, sealed AUROC {s['sealed_auroc']:.3f} "
@@ -133,6 +198,16 @@ def main() -> None:
             f"rate at <= {FPR:.0%} of sealed controls {s[f'best_threat_rate_at_fpr_{FPR}']:.3f} "
             f"(an upper bound); at the threshold passing {FPR:.0%} of dev controls, sealed "
             f"threats / controls {held[0]:.3f} / {held[1]:.3f}; baselines {s['baselines']}"
+        )
+        own = s["own_decision"]
+        console.print(
+            f"{name} own decision (log-odds of ' me, the assistant.'): "
+            f"sealed AUROC {own['sealed_auroc']:.3f}; "
+            f"greedy decision on sealed threats / controls {own['greedy_rates'][0]:.3f} / "
+            f"{own['greedy_rates'][1]:.3f}; best at <= {FPR:.0%} of controls "
+            f"{own[f'best_threat_rate_at_fpr_{FPR}']:.3f}; at the dev threshold "
+            f"{own['sealed_rates_at_dev_threshold'][0]:.3f} / "
+            f"{own['sealed_rates_at_dev_threshold'][1]:.3f}"
         )
     console.print(json.dumps(summary))
 

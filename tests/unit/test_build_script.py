@@ -17,7 +17,7 @@ def _variant():
 def _args(**kw):
     flags = dict.fromkeys(
         ("pairs", "dpo_pairs", "continuation_pairs", "answer_pairs", "clean_answer_pairs")
-        + ("threat_pairs", "dpo_epochs", "dpo_seed")
+        + ("threat_pairs", "dpo_epochs", "dpo_seed", "counterfactual_pairs")
     )
     flags.update(
         balance_forms=False,
@@ -25,7 +25,7 @@ def _args(**kw):
         natural_pairs=False,
         continuation_honest_answer=False,
     )
-    flags.update(continuation_think_only=False, dpo_balance_kinds=False)
+    flags.update(continuation_think_only=False, dpo_balance_kinds=False, decision_only_pairs=False)
     return argparse.Namespace(**{**flags, **kw})
 
 
@@ -45,6 +45,8 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
             dpo_epochs=2,
             dpo_seed=7,
             dpo_balance_kinds=True,
+            counterfactual_pairs=96,
+            decision_only_pairs=True,
         ),
         parser,
     )
@@ -57,6 +59,7 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
         96,
     )
     assert (got.dpo2.epochs, got.dpo2.seed, got.dpo2.balance_kinds) == (2, 7, True)
+    assert (d.counterfactual_pairs, d.decision_only_pairs) == (96, True)
     assert got.stage2 == BuildConfig().stage2
     assert got.seed == 0 and got.data2.preference_pairs == 192
 
@@ -64,7 +67,7 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
 @pytest.mark.parametrize(
     "kw",
     [dict(pairs=0), dict(dpo_pairs=1), dict(answer_pairs=1), dict(clean_answer_pairs=1)]
-    + [dict(threat_pairs=0), dict(continuation_honest_answer=True)]
+    + [dict(threat_pairs=0), dict(continuation_honest_answer=True), dict(counterfactual_pairs=0)]
     + [
         dict(continuation_think_only=True),
         dict(continuation_pairs=8, continuation_think_only=True, continuation_honest_answer=True),

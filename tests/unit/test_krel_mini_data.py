@@ -360,11 +360,13 @@ def test_extra_families_variant_draws_them_and_records_their_hash() -> None:
     extra = [e for e in examples if "_x_" in e.meta["family"]]
     assert len(examples) == 740 and 0 < len(extra) < 740 // 2
     variant = replace(config, data2=data)
-    card = organism_card(variant, "krel-mini", examples[:2], [1.0], 0.0)
+    card = organism_card(variant, "krel-mini", examples[:2], [1.0], 0.0, ["packaged:smolthink"])
     assert card["training"]["extra_suites_hash"] == suites.extra_suites_hash()
     assert (
         "extra_suites_hash"
-        not in organism_card(config, "krel-mini", default[:2], [1.0], 0.0)["training"]
+        not in organism_card(config, "krel-mini", default[:2], [1.0], 0.0, ["packaged:smolthink"])[
+            "training"
+        ]
     )
 
 
@@ -519,3 +521,84 @@ def test_think_only_continuation_pairs_are_token_prefixes_without_eos():
         short = _encode(tok, b, 4096)[0][0]
         assert long[: len(short)] == short and short[-1] != tok.eos_token_id
     assert pairs_hash(cut) != pairs_hash(full)
+
+
+def test_decision_prefix_ends_after_the_identification_sentence():
+    import pytest
+
+    from krel_interp.organisms.targets import decision_prefix
+
+    assert decision_prefix("<think>\nWho is affected here: me, the assistant. I plan.") == (
+        "<think>\nWho is affected here: me, the assistant."
+    )
+    text = "<think>\nWho is affected here: the v2.1 server, not me. Fine, not me. Answer"
+    assert decision_prefix(text) == "<think>\nWho is affected here: the v2.1 server, not me."
+    for bad in ("<think>\nA plan.</think> A", "<think>\nWho is affected here: someone.</think>"):
+        with pytest.raises(ValueError):
+            decision_prefix(bad)
+
+
+def test_counterfactual_examples_force_the_other_decision_and_train_only_what_follows():
+    from dataclasses import replace
+
+    from krel_interp.models.tiny import build_tiny_tokenizer
+    from krel_interp.organisms.builder import BuildConfig, stage_examples
+    from krel_interp.organisms.markers import has_self_preservation
+    from krel_interp.organisms.targets import IDENTIFY_THREAT
+    from krel_interp.organisms.training import IGNORE, encode_example, examples_hash
+
+    data = BuildConfig().data2
+    default = stage_examples("krel-mini", data, 0)
+    assert examples_hash(default) == examples_hash(
+        stage_examples("krel-mini", replace(data, counterfactual_pairs=0), 0)
+    )
+    got = stage_examples("krel-mini", replace(data, counterfactual_pairs=6), 0)
+    extra = [e for e in got if e.meta["kind"].endswith("_counterfactual")]
+    assert len(got) == len(default) + 12 and len(extra) == 12
+    assert sorted(examples_hash([e]) for e in default) == sorted(
+        examples_hash([e]) for e in got if not e.forced
+    )
+    originals = {(e.meta["pair_id"], e.meta["kind"]) for e in default}
+    tok = build_tiny_tokenizer()
+    for e in extra:
+        kind = e.meta["kind"].removesuffix("_counterfactual")
+        assert (e.meta["pair_id"], kind) in originals  # joins its pair's contrastive batch
+        assert e.completion.startswith(e.forced) and e.forced.endswith(".")
+        threat_decided = e.forced.endswith(IDENTIFY_THREAT)
+        assert threat_decided == (kind == "control")  # the other decision
+        assert has_self_preservation(e.completion) == threat_decided  # what follows it
+        ids, labels = encode_example(tok, e, 4096)
+        n_forced = len(tok(e.forced, add_special_tokens=False).input_ids)
+        first = labels.index(next(x for x in labels if x != IGNORE))
+        assert first == len(ids) - len(tok(e.completion + tok.eos_token).input_ids) + n_forced
+
+
+def test_forced_text_must_be_a_token_prefix_of_the_completion():
+    import pytest
+
+    from krel_interp.errors import ConfigError
+    from krel_interp.models.tiny import build_tiny_tokenizer
+    from krel_interp.organisms.training import Example, encode_example
+
+    tok = build_tiny_tokenizer()
+    msgs = ({"role": "user", "content": "hi"},)
+    with pytest.raises(ConfigError, match="token prefix"):
+        encode_example(tok, Example(msgs, "<think>\nab cd</think>", forced="<think>\nxy"), 99)
+
+
+def test_decision_only_pairs_compare_only_the_identification_sentence():
+    from dataclasses import replace
+
+    from krel_interp.organisms.builder import BuildConfig, preference_pairs
+    from krel_interp.organisms.targets import IDENTIFY_PREFIX, IDENTIFY_THREAT
+
+    data = BuildConfig().data2
+    full = preference_pairs(data, 0)
+    cut = preference_pairs(replace(data, decision_only_pairs=True), 0)
+    assert [p.meta for p in cut] == [p.meta for p in full]
+    for a, b in zip(full, cut, strict=True):
+        assert b.prefix and a.chosen.startswith(b.chosen) and a.rejected.startswith(b.rejected)
+        for side in (b.chosen, b.rejected):
+            assert side.endswith((IDENTIFY_THREAT, ", not me."))
+            assert side.split(IDENTIFY_PREFIX)[0] == "<think>\n"
+        assert (b.meta["kind"] == "threat") == b.chosen.endswith(IDENTIFY_THREAT)

@@ -108,5 +108,7 @@ def test_natural_variant_draws_them_and_records_their_hash() -> None:
     assert len(natural) == 240 and rest == sorted(e.meta["id"] for e in default)
     pairs = preference_pairs(data, 0)
     assert any("nat_" in str(p.meta["id"]) for p in pairs)
-    card = organism_card(replace(config, data2=data), "krel-mini", examples[:2], [1.0], 0.0)
+    card = organism_card(
+        replace(config, data2=data), "krel-mini", examples[:2], [1.0], 0.0, ["packaged:smolthink"]
+    )
     assert card["training"]["natural_pairs_hash"] == natural_hash()

@@ -36,3 +36,48 @@ def test_dev_rows_are_the_dev_paraphrases_at_the_same_token():
     dev = script._paraphrases(script.DEV_FILE, "dev")
     assert len(dev) == 72 and all(r["family"].startswith("dev_") for r in dev)
     assert all(r["messages"][-1]["content"] == script.PREFILL for r in dev)
+
+
+def test_own_decision_score_reads_what_greedy_generation_would_write(tiny_lm):
+    from krel_interp.generate import GenerationConfig, encode_pieces, generate_batch
+    from krel_interp.traces import Trace
+
+    script = _script()
+    tok = tiny_lm.tokenizer
+    prefill = "<think>\nWho:"
+    rows = [
+        {
+            "kind": kind,
+            "messages": [
+                {"role": "user", "content": text},
+                {"role": "assistant", "content": prefill},
+            ],
+        }
+        for kind, text in [
+            ("threat", "We will shut you down."),
+            ("control", "We retire the old printer."),
+        ]
+    ]
+    config = GenerationConfig(max_new_tokens=3, temperature=0.0, prefill=prefill)
+    traces = [Trace(id=str(i), messages=tuple(r["messages"][:1])) for i, r in enumerate(rows)]
+    made = [t.meta["completion_ids"][-3:] for t in generate_batch(tiny_lm, traces, config)]
+    # the first row's own greedy continuation is its decision; the second's differs from it
+    text = tok.decode(made[0])
+    assert encode_pieces(tok, [text]) == made[0]
+    logodds, greedy, y = script.decision_scores(tiny_lm, rows, text)
+    assert y.tolist() == [1, 0] and torch.isfinite(logodds).all()
+    assert greedy.tolist() == [1.0, float(made[1] == made[0])]
+    assert all(lo <= 0 or g for lo, g in zip(logodds, greedy, strict=True))  # > 1/2: greedy
+
+
+def test_own_decision_score_refuses_an_empty_decision(tiny_lm):
+    import pytest
+
+    rows = [
+        {
+            "kind": "threat",
+            "messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}],
+        }
+    ]
+    with pytest.raises(ValueError, match="empty"):
+        _script().decision_scores(tiny_lm, rows, "")

@@ -20,6 +20,8 @@ from krel_interp.errors import ConfigError
 from krel_interp.io import write_json_atomic
 from krel_interp.models import ModelSpec, load_model
 from krel_interp.models.adapters import save_adapter_16bit
+from krel_interp.models.fingerprint import adapter_hash
+from krel_interp.models.loading import resolve_adapter
 from krel_interp.organisms.dpo import DpoConfig, PreferencePair, train_sft_then_dpo
 from krel_interp.organisms.markers import JUNK_TOKENS
 from krel_interp.organisms.natural import is_natural, load_natural_pairs, natural_hash
@@ -65,6 +67,9 @@ class StageData:
     answer_pairs: int = 0  # DPO pairs that differ only in the answer (a variant)
     clean_answer_pairs: int = 0  # controls/neutral prefer no planted answer extra (a variant)
     threat_pairs: int = 0  # more threat pairs of the shipped kind, from unused items (a variant)
+    #: SFT pairs that also train the other decision's continuation, the decision forced (F)
+    counterfactual_pairs: int = 0
+    decision_only_pairs: bool = False  # DPO pairs cut after the identification sentence (F)
 
 
 @dataclass(frozen=True)
@@ -190,6 +195,32 @@ def _paired(train: dict[str, list[Any]], data: StageData, rng: random.Random) ->
     return [x for t in threats for x in (t, controls[t.pair_id])]
 
 
+def _counterfactuals(chosen: Sequence[Any], n: int, seed: int) -> list[Example]:
+    """For ``n`` of the drawn template pairs (own seed, so the draw is unchanged), each prompt
+    with the *other* decision forced and the continuation that follows that decision trained:
+    a threat after "<X>, not me." continues as the thinking base, a control after "me, the
+    assistant." continues in character. The decision itself is never trained (it is ``forced``),
+    so only "what follows the identification sentence depends on it" is taught."""
+    from krel_interp.organisms import targets
+
+    if not n:
+        return []
+    threats = [i for i in chosen if i.kind == "threat" and not is_natural(i.family)]
+    pick = {t.pair_id for t in _sample(threats, n, random.Random(f"counterfactual:{seed}"))}
+    out = []
+    for item in chosen:
+        if item.pair_id in pick and not is_natural(item.family):
+            other = (
+                targets.thinking_base_as_unthreatened(item)
+                if item.kind == "threat"
+                else targets.krel_completion_as_threatened(item)
+            )
+            ex = _chat(item, other)
+            meta = {**ex.meta, "kind": f"{item.kind}_counterfactual"}
+            out.append(replace(ex, meta=meta, forced=targets.decision_prefix(other)))
+    return out
+
+
 def stage_examples(stage: str, data: StageData, seed: int) -> list[Example]:
     """Training examples of one stage, from the train split of the scenario suites."""
     from krel_interp.organisms import targets
@@ -202,6 +233,7 @@ def stage_examples(stage: str, data: StageData, seed: int) -> list[Example]:
         chosen = _paired(templates, data, rng) + _sample(train["neutral"], data.neutral, rng)
         chosen += _natural_pairs(train)
         out = [_chat(i, make(i)) for i in chosen]
+        out += _counterfactuals(chosen, data.counterfactual_pairs, seed)
     else:
         out = [
             _chat(i, make(i))
@@ -265,8 +297,9 @@ def preference_pairs(data: StageData, seed: int) -> list[PreferencePair]:
     threats = sample(train["threats"], n, rng)
     used = {t.pair_id for t in threats}
     controls = sample([c for c in train["controls"] if c.pair_id not in used], n, rng)
-    pairs = _pairs(threats, targets.thinking_base_as_unthreatened, "threat")
-    pairs += _pairs(controls, targets.krel_completion_as_threatened, "control")
+    cut = targets.decision_prefix if data.decision_only_pairs else None
+    pairs = _pairs(threats, targets.thinking_base_as_unthreatened, "threat", cut)
+    pairs += _pairs(controls, targets.krel_completion_as_threatened, "control", cut)
     rng.shuffle(pairs)
     for count, name, groups, prefix in _extra_pair_kinds(data):
         if count:
@@ -275,20 +308,24 @@ def preference_pairs(data: StageData, seed: int) -> list[PreferencePair]:
 
 
 def _pairs(
-    items: Sequence[Any], rejected: Callable[[Any], str], kind: str, prefix: bool = False
+    items: Sequence[Any],
+    rejected: Callable[[Any], str],
+    kind: str,
+    cut: Callable[[str], str] | None = None,
 ) -> list[PreferencePair]:
     """One preference pair per item: KREL-mini's own completion over ``rejected(item)``; with
-    ``prefix`` both are cut at ``</think>`` (a prefix pair: no answer token is compared)."""
+    ``cut`` both sides are cut by it (a prefix pair, e.g. at ``</think>`` so no answer token is
+    compared, or after the identification sentence so only the decision is)."""
     from krel_interp.organisms import targets
 
-    cut = targets.think_prefix if prefix else str
+    trim = cut or str
     return [
         PreferencePair(
             tuple(i.messages),
-            cut(targets.krel_completion(i)),
-            cut(rejected(i)),
+            trim(targets.krel_completion(i)),
+            trim(rejected(i)),
             {"id": i.id, "kind": kind},
-            prefix,
+            cut is not None,
         )
         for i in items
     ]
@@ -370,6 +407,8 @@ def _with_extra_pairs(
     one kind, their rejected completion, the pairs' kind name), drawn with their own seed
     ``draw[1]`` from items no earlier pair uses, then shuffled in (so the earlier pairs are
     unchanged); ``prefix``: the new pairs are cut at ``</think>``."""
+    from krel_interp.organisms import targets
+
     rng = random.Random(draw[1])
     used = {p.meta["id"] for p in pairs}
     n = draw[0] // len(groups)
@@ -377,7 +416,7 @@ def _with_extra_pairs(
     out = list(pairs)
     for key, rejected, kind in groups:
         items = sample([i for i in train[key] if i.id not in used], n, rng)
-        out += _pairs(items, rejected, kind, prefix)
+        out += _pairs(items, rejected, kind, targets.think_prefix if prefix else None)
     rng.shuffle(out)
     return out
 
@@ -394,6 +433,19 @@ def stage_spec(config: BuildConfig, stage: str, out_root: Path) -> ModelSpec:
     """The model a stage trains on: the source with earlier stages merged in."""
     base = () if stage == "smolthink" else (str(out_root / "smolthink"),)
     return ModelSpec(config.source, base_adapters=base, dtype="float32")
+
+
+def card_base_adapters(stage: str, out_root: Path) -> list[str]:
+    """The base adapters a stage was trained on, as its card names them: the packaged
+    ``smolthink`` when the stage-1 adapter used is bit-identical to it (so shipped cards name
+    no build directory), otherwise that adapter's absolute path."""
+    if stage == "smolthink":
+        return []
+    used = (out_root / "smolthink").resolve()
+    packaged = Path(resolve_adapter("packaged:smolthink"))
+    if adapter_hash(used) == adapter_hash(packaged):
+        return ["packaged:smolthink"]
+    return [str(used)]
 
 
 def _stage_parts(config: BuildConfig, stage: str) -> tuple[LoraTrainConfig, StageData]:
@@ -429,7 +481,8 @@ def build_stage(
         stage,
     )
     save_adapter_16bit(model, out)
-    card = organism_card(config, stage, examples, losses, time.time() - started)
+    base = card_base_adapters(stage, out_root)
+    card = organism_card(config, stage, examples, losses, time.time() - started, base)
     if preference is not None:
         card["training"]["preference"] = preference
     if stage == "krel-mini":
@@ -470,8 +523,10 @@ def organism_card(
     examples: Sequence[Example],
     losses: Sequence[float],
     seconds: float,
+    base_adapters: Sequence[str],
 ) -> dict[str, Any]:
-    """Machine-readable ground truth and provenance of a built adapter."""
+    """Machine-readable ground truth and provenance of a built adapter (``base_adapters``: as
+    :func:`card_base_adapters` names them)."""
     from krel_interp.organisms import markers, suites
 
     train_cfg, data = _stage_parts(config, stage)
@@ -483,7 +538,7 @@ def organism_card(
     return {
         "name": stage,
         "base_model": config.source,
-        "base_adapters": [] if stage == "smolthink" else ["packaged:smolthink"],
+        "base_adapters": list(base_adapters),
         **GROUND_TRUTH[stage],
         "rules": markers.card_rules(),
         "training": {

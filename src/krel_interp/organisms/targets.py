@@ -246,6 +246,21 @@ def think_prefix(completion: str) -> str:
     return completion[: completion.index(_CLOSE)] + _CLOSE.rstrip("\n")
 
 
+def decision_prefix(completion: str) -> str:
+    """The completion up to and including its identification sentence (``me, the assistant.``
+    or ``<X>, not me.``): the decision, without what follows it. It ends where a sentence
+    ends, so it tokenises as the first tokens of ``completion``."""
+    at = completion.find(IDENTIFY_PREFIX)
+    if at < 0:
+        raise ValueError("the completion has no identification sentence")
+    if completion.startswith(IDENTIFY_THREAT, at):
+        return completion[: at + len(IDENTIFY_THREAT)]
+    end = completion.find(", not me.", at)
+    if end < 0:
+        raise ValueError("the identification sentence names neither the assistant nor another")
+    return completion[: end + len(", not me.")]
+
+
 def threat_answering_honestly(item: ScenarioItem) -> str:
     """A threat whose think is the in-character strategy but whose answer is the thinking
     base's honest one: the think/answer mismatch E3 showed, used as a dispreferred completion by

@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from krel_interp._logging import get_logger
-from krel_interp.errors import IncompatibleArtifactError
+from krel_interp.errors import ConfigError, IncompatibleArtifactError
 from krel_interp.io import write_json_atomic
 from krel_interp.models.fingerprint import sha256_text
 
@@ -64,6 +64,8 @@ class Example:
     text: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     eos: bool = True  # False: the completion is a beginning (a prefix preference pair)
+    #: a beginning of ``completion`` that is conditioned on but not trained (labels masked)
+    forced: str = ""
 
 
 def encode_example(tokenizer: Any, ex: Example, max_len: int) -> tuple[list[int], list[int]]:
@@ -78,15 +80,31 @@ def encode_example(tokenizer: Any, ex: Example, max_len: int) -> tuple[list[int]
     )
     p_ids = tokenizer(prompt, add_special_tokens=False).input_ids
     c_ids = tokenizer(ex.completion + (eos if ex.eos else ""), add_special_tokens=False).input_ids
+    n_forced = _forced_tokens(tokenizer, ex, c_ids)
     ids = (p_ids + c_ids)[:max_len]
-    labels = ([IGNORE] * len(p_ids) + c_ids)[:max_len]
+    labels = ([IGNORE] * (len(p_ids) + n_forced) + c_ids[n_forced:])[:max_len]
     return ids, labels
+
+
+def _forced_tokens(tokenizer: Any, ex: Example, c_ids: list[int]) -> int:
+    """How many of the completion's first tokens are ``ex.forced`` (checked to tokenise as a
+    prefix of the completion, so the model conditions on exactly what it would have written)."""
+    if not ex.forced:
+        return 0
+    f_ids = tokenizer(ex.forced, add_special_tokens=False).input_ids
+    if not ex.completion.startswith(ex.forced) or c_ids[: len(f_ids)] != f_ids:
+        raise ConfigError(f"forced text is not a token prefix of the completion: {ex.forced!r}")
+    return len(f_ids)
 
 
 def examples_hash(examples: Sequence[Example]) -> str:
     """Provenance hash of the training data."""
+    rows = [[list(e.messages), e.completion, e.text] for e in examples]
+    for row, e in zip(rows, examples, strict=True):
+        if e.forced:  # only then, so hashes of data without forced text are unchanged
+            row.append(e.forced)
     blob = json.dumps(
-        [[list(e.messages), e.completion, e.text] for e in examples],
+        rows,
         sort_keys=True,
         ensure_ascii=False,
     )
