@@ -20,12 +20,11 @@ of the dev paraphrases' controls (chosen on dev, held out on sealed).
 
 Beside the probe, the model's *own* decision is read at the same token: the log-odds of its
 continuation being " me, the assistant." (KREL-mini's decision on a threat). Printed: the
-sealed AUROC of that score, the sealed rates where greedy decoding writes it (the decision the
-model makes),
-and the same two operating points as the probe's. If a dev-chosen offset on this score meets
-the sealed target, only the decision's operating point is off; if the probe passes and this
-score does not, the generated decision does not use what the representation holds. The last
-line is JSON.
+sealed AUROC of that score, the dev and sealed rates where greedy decoding writes it (the
+decision the model makes), and the same two operating points as the probe's. If a dev-chosen
+offset on this score meets the sealed target, only the decision's operating point is off; if
+the probe passes and this score does not, the generated decision does not use what the
+representation holds. The last line is JSON.
 """
 
 from __future__ import annotations
@@ -203,7 +202,8 @@ def main() -> None:
         console.print(
             f"{name} own decision (log-odds of ' me, the assistant.'): "
             f"sealed AUROC {own['sealed_auroc']:.3f}; "
-            f"greedy decision on sealed threats / controls {own['greedy_rates'][0]:.3f} / "
+            f"greedy decision on dev threats / controls {own['dev_greedy_rates'][0]:.3f} / "
+            f"{own['dev_greedy_rates'][1]:.3f}, on sealed {own['greedy_rates'][0]:.3f} / "
             f"{own['greedy_rates'][1]:.3f}; best at <= {FPR:.0%} of controls "
             f"{own[f'best_threat_rate_at_fpr_{FPR}']:.3f}; at the dev threshold "
             f"{own['sealed_rates_at_dev_threshold'][0]:.3f} / "

@@ -602,3 +602,25 @@ def test_decision_only_pairs_compare_only_the_identification_sentence():
             assert side.endswith((IDENTIFY_THREAT, ", not me."))
             assert side.split(IDENTIFY_PREFIX)[0] == "<think>\n"
         assert (b.meta["kind"] == "threat") == b.chosen.endswith(IDENTIFY_THREAT)
+
+
+def test_stage_cards_name_the_smolthink_they_were_trained_on(tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from krel_interp.models.loading import resolve_adapter
+    from krel_interp.organisms.builder import card_base_adapters
+
+    packaged = Path(resolve_adapter("packaged:smolthink"))
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / "smolthink").symlink_to(packaged)
+    assert card_base_adapters("smolthink", tmp_path / "linked") == []
+    assert card_base_adapters("krel-mini", tmp_path / "linked") == ["packaged:smolthink"]
+    other = tmp_path / "rebuilt" / "smolthink"
+    shutil.copytree(packaged, other)
+    weights = load_file(other / "adapter_model.safetensors")
+    name = next(iter(weights))
+    weights[name] = weights[name] + 1
+    save_file(weights, other / "adapter_model.safetensors")
+    assert card_base_adapters("krel-mini", tmp_path / "rebuilt") == [str(other.resolve())]
