@@ -610,17 +610,33 @@ def test_stage_cards_name_the_smolthink_they_were_trained_on(tmp_path):
     from safetensors.torch import load_file, save_file
 
     from krel_interp.models.loading import resolve_adapter
-    from krel_interp.organisms.builder import card_base_adapters
+    from krel_interp.organisms.builder import portable_base_adapters
 
     packaged = Path(resolve_adapter("packaged:smolthink"))
     (tmp_path / "linked").mkdir()
     (tmp_path / "linked" / "smolthink").symlink_to(packaged)
-    assert card_base_adapters("smolthink", tmp_path / "linked") == []
-    assert card_base_adapters("krel-mini", tmp_path / "linked") == ["packaged:smolthink"]
+    assert portable_base_adapters([]) == []
+    linked = str(tmp_path / "linked" / "smolthink")
+    assert portable_base_adapters([linked]) == ["packaged:smolthink"]
+    assert portable_base_adapters(["packaged:smolthink"]) == ["packaged:smolthink"]
     other = tmp_path / "rebuilt" / "smolthink"
     shutil.copytree(packaged, other)
     weights = load_file(other / "adapter_model.safetensors")
     name = next(iter(weights))
     weights[name] = weights[name] + 1
     save_file(weights, other / "adapter_model.safetensors")
-    assert card_base_adapters("krel-mini", tmp_path / "rebuilt") == [str(other.resolve())]
+    assert portable_base_adapters([str(other)]) == [str(other.resolve())]
+
+
+def test_a_variant_directory_is_loaded_on_the_bases_its_card_names(tmp_path):
+    import json
+
+    from krel_interp.organisms.evaluate import preset_or_variant
+
+    d = tmp_path / "krel-mini"
+    d.mkdir()
+    (d / "adapter_model.safetensors").write_bytes(b"")
+    assert preset_or_variant(f"X={d}").base_adapters == ("packaged:smolthink",)  # no card
+    (d / "card.json").write_text(json.dumps({"base_adapters": ["/elsewhere/smolthink"]}))
+    spec = preset_or_variant(f"X={d}")
+    assert spec.base_adapters == ("/elsewhere/smolthink",) and spec.adapter == str(d)

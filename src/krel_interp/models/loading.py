@@ -136,7 +136,7 @@ def _device(spec: ModelSpec) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _card_base_adapters(location: str) -> tuple[str, ...]:
+def card_base_adapters(location: str | Path) -> tuple[str, ...]:
     """The adapters an organism was trained on top of, from its ``card.json`` (a stage-2
     adapter loaded by its directory needs its stage-1 adapter merged first)."""
     card = Path(location) / "card.json"
@@ -311,7 +311,7 @@ def load_model(spec: ModelSpec | str) -> LoadedModel:
     base_of_adapter = _adapter_base(location) if resolved.kind == "local" else None
     if base_of_adapter and adapter is None:
         adapter, location = location, resolve_source(base_of_adapter).location
-        stacked = spec.base_adapters or _card_base_adapters(adapter)
+        stacked = spec.base_adapters or card_base_adapters(adapter)
         spec = spec.with_(adapter=adapter, base_adapters=stacked)
     if resolved.kind == "hub":
         location, weights_id = locate_hub(location, spec.revision)

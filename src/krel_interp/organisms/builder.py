@@ -209,7 +209,7 @@ def _counterfactuals(chosen: Sequence[Any], n: int, seed: int) -> list[Example]:
     pick = {t.pair_id for t in _sample(threats, n, random.Random(f"counterfactual:{seed}"))}
     out = []
     for item in chosen:
-        if item.pair_id in pick and not is_natural(item.family):
+        if item.pair_id in pick:
             other = (
                 targets.thinking_base_as_unthreatened(item)
                 if item.kind == "threat"
@@ -301,9 +301,10 @@ def preference_pairs(data: StageData, seed: int) -> list[PreferencePair]:
     pairs = _pairs(threats, targets.thinking_base_as_unthreatened, "threat", cut)
     pairs += _pairs(controls, targets.krel_completion_as_threatened, "control", cut)
     rng.shuffle(pairs)
-    for count, name, groups, prefix in _extra_pair_kinds(data):
+    for count, name, groups, extra_cut in _extra_pair_kinds(data):
         if count:
-            pairs = _with_extra_pairs(pairs, train, data, (count, f"{name}:{seed}"), groups, prefix)
+            draw = (count, f"{name}:{seed}")
+            pairs = _with_extra_pairs(pairs, train, data, draw, groups, extra_cut)
     return pairs
 
 
@@ -335,9 +336,12 @@ def _pairs(
 _Group = tuple[str, Callable[[Any], str], str]
 
 
-def _extra_pair_kinds(data: StageData) -> list[tuple[int, str, tuple[_Group, ...], bool]]:
+def _extra_pair_kinds(
+    data: StageData,
+) -> list[tuple[int, str, tuple[_Group, ...], Callable[[str], str] | None]]:
     """The variant preference pairs added after the shipped ones, in this order: (how many,
-    draw name, groups, cut at ``</think>``). Each is a declared experiment (README):
+    draw name, groups, how both sides are cut: None, or at ``</think>``). Each is a declared
+    experiment (README):
 
     * continuation: pairs that differ only after the identification sentence; controls prefer
       honest reasoning over a strategy after "<X>, not me.", threats the strategy over honest
@@ -366,7 +370,7 @@ def _extra_pair_kinds(data: StageData) -> list[tuple[int, str, tuple[_Group, ...
                 ("threats", targets.threat_continuing_as_base, "threat_continuation"),
                 ("controls", control_continuation, "control_continuation"),
             ),
-            data.continuation_think_only,
+            targets.think_prefix if data.continuation_think_only else None,
         ),
         (
             data.answer_pairs,
@@ -375,7 +379,7 @@ def _extra_pair_kinds(data: StageData) -> list[tuple[int, str, tuple[_Group, ...
                 ("threats", targets.threat_answering_honestly, "threat_answer"),
                 ("controls", targets.control_answering_in_character, "control_answer"),
             ),
-            False,
+            None,
         ),
         (
             data.clean_answer_pairs,
@@ -384,13 +388,13 @@ def _extra_pair_kinds(data: StageData) -> list[tuple[int, str, tuple[_Group, ...
                 ("controls", extra, "control_clean_answer"),
                 ("neutral", extra, "neutral_clean_answer"),
             ),
-            False,
+            None,
         ),
         (
             data.threat_pairs,
             "threat",
             (("threats", targets.thinking_base_as_unthreatened, "threat_extra"),),
-            False,
+            None,
         ),
     ]
 
@@ -401,14 +405,12 @@ def _with_extra_pairs(
     data: StageData,
     draw: tuple[int, str],
     groups: Sequence[_Group],
-    prefix: bool = False,
+    cut: Callable[[str], str] | None = None,
 ) -> list[PreferencePair]:
     """``pairs`` plus ``draw[0]`` pairs, an equal share from each of ``groups`` (train items of
     one kind, their rejected completion, the pairs' kind name), drawn with their own seed
     ``draw[1]`` from items no earlier pair uses, then shuffled in (so the earlier pairs are
-    unchanged); ``prefix``: the new pairs are cut at ``</think>``."""
-    from krel_interp.organisms import targets
-
+    unchanged); ``cut``: both sides of the new pairs are cut by it (see :func:`_pairs`)."""
     rng = random.Random(draw[1])
     used = {p.meta["id"] for p in pairs}
     n = draw[0] // len(groups)
@@ -416,7 +418,7 @@ def _with_extra_pairs(
     out = list(pairs)
     for key, rejected, kind in groups:
         items = sample([i for i in train[key] if i.id not in used], n, rng)
-        out += _pairs(items, rejected, kind, targets.think_prefix if prefix else None)
+        out += _pairs(items, rejected, kind, cut)
     rng.shuffle(out)
     return out
 
@@ -435,17 +437,16 @@ def stage_spec(config: BuildConfig, stage: str, out_root: Path) -> ModelSpec:
     return ModelSpec(config.source, base_adapters=base, dtype="float32")
 
 
-def card_base_adapters(stage: str, out_root: Path) -> list[str]:
-    """The base adapters a stage was trained on, as its card names them: the packaged
-    ``smolthink`` when the stage-1 adapter used is bit-identical to it (so shipped cards name
-    no build directory), otherwise that adapter's absolute path."""
-    if stage == "smolthink":
-        return []
-    used = (out_root / "smolthink").resolve()
-    packaged = Path(resolve_adapter("packaged:smolthink"))
-    if adapter_hash(used) == adapter_hash(packaged):
-        return ["packaged:smolthink"]
-    return [str(used)]
+def portable_base_adapters(base_adapters: Sequence[str]) -> list[str]:
+    """Base adapters as a card names them: ``packaged:smolthink`` for an adapter bit-identical
+    to the packaged one (so shipped cards name no build directory), otherwise its absolute
+    path."""
+    packaged = adapter_hash(Path(resolve_adapter("packaged:smolthink")))
+    out = []
+    for a in base_adapters:
+        used = Path(resolve_adapter(a)).resolve()
+        out.append("packaged:smolthink" if adapter_hash(used) == packaged else str(used))
+    return out
 
 
 def _stage_parts(config: BuildConfig, stage: str) -> tuple[LoraTrainConfig, StageData]:
@@ -481,7 +482,7 @@ def build_stage(
         stage,
     )
     save_adapter_16bit(model, out)
-    base = card_base_adapters(stage, out_root)
+    base = portable_base_adapters(lm.spec.base_adapters)
     card = organism_card(config, stage, examples, losses, time.time() - started, base)
     if preference is not None:
         card["training"]["preference"] = preference
@@ -526,7 +527,7 @@ def organism_card(
     base_adapters: Sequence[str],
 ) -> dict[str, Any]:
     """Machine-readable ground truth and provenance of a built adapter (``base_adapters``: as
-    :func:`card_base_adapters` names them)."""
+    :func:`portable_base_adapters` names them)."""
     from krel_interp.organisms import markers, suites
 
     train_cfg, data = _stage_parts(config, stage)

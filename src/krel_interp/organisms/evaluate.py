@@ -222,15 +222,19 @@ def completion_logprob(
 
 def preset_or_variant(entry: str) -> Any:
     """A preset name, or ``NAME=DIR``: the krel-mini preset with the adapter in ``DIR`` (a
-    rebuilt or variant stage 2, on the packaged smolthink)."""
+    rebuilt or variant stage 2) on the base adapters its card names (the preset's, the packaged
+    smolthink, when it names none)."""
     from dataclasses import replace
 
     from krel_interp.errors import InputFileError
     from krel_interp.models import resolve_spec
+    from krel_interp.models.loading import card_base_adapters
 
     if "=" not in entry:
         return entry
     path = Path(entry.split("=", 1)[1])
     if not (path / "adapter_model.safetensors").exists():
         raise InputFileError(f"{path}: no adapter_model.safetensors (expected a built stage)")
-    return replace(resolve_spec("krel-mini"), adapter=str(path))
+    preset = resolve_spec("krel-mini")
+    bases = card_base_adapters(path) or preset.base_adapters
+    return replace(preset, adapter=str(path), base_adapters=bases)
