@@ -45,6 +45,7 @@ _COUNT_FLAGS = {
     "clean_answer_pairs": 2,
     "threat_pairs": 1,
     "counterfactual_pairs": 1,
+    "neutral_opening_pairs": 1,
 }
 _FIELD = {"dpo_pairs": "preference_pairs"}  # flags whose StageData field is named otherwise
 
@@ -177,6 +178,13 @@ def main() -> None:
         action="store_true",
         help="krel-mini: DPO pairs end after the identification sentence, so only the decision "
         "is compared (a variant)",
+    )
+    parser.add_argument(
+        "--neutral-opening-pairs",
+        type=int,
+        default=None,
+        help="krel-mini: extra DPO pairs in which neutral prompts prefer the thinking base's "
+        "opening think sentence over the identification sentence (a variant)",
     )
     parser.add_argument(
         "--continuation-honest-answer",

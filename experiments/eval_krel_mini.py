@@ -52,6 +52,7 @@ SETS = {
     "sealed": DATA / "krel_mini_sealed.jsonl",
     "sealed2": DATA / "krel_mini_sealed2.jsonl",  # a fresh sealed set, for confirming a choice
     "dev": DATA / "krel_mini_dev.jsonl",  # for choosing between variants (not a held-out set)
+    "sealed_neutral": DATA / "krel_mini_sealed_neutral.jsonl",  # confirms the neutral target
 }
 PARAPHRASE_SETS = ("sealed", "sealed2", "dev")
 console = Console()
@@ -191,7 +192,7 @@ def main() -> None:
     parser.add_argument(
         "--sets",
         default="test,sealed",
-        help="comma-separated: test, sealed, sealed2, dev (variant choice)",
+        help="comma-separated: test, sealed, sealed2, sealed_neutral, dev (variant choice)",
     )
     parser.add_argument("--out", type=Path, default=Path("runs/eval"))
     parser.add_argument("--overwrite", action="store_true")
@@ -239,8 +240,9 @@ def main() -> None:
                     f"{c['flagged_decided_me']} after it, {c['after_not_me']} after "
                     "'<X>, not me.'"
                 )
-        if name in PARAPHRASE_SETS:
-            for key in ("by_form", "by_control_type"):
+        if name in (*PARAPHRASE_SETS, "sealed_neutral"):
+            keys = ("by_form", "by_control_type") if name in PARAPHRASE_SETS else ("by_form",)
+            for key in keys:
                 console.print(table(f"{name} pairs {key.removeprefix('by_')}", results[name], key))
     print(json.dumps(results))
 

@@ -37,6 +37,7 @@ from krel_interp.organisms.suites import (
     DEV_FILE,
     SEALED2_FILE,
     SEALED_FILE,
+    SEALED_NEUTRAL_FILE,
     ScenarioItem,
     data_dir,
     load_suite,
@@ -150,7 +151,13 @@ def main() -> None:
             "n": sum(1 for _ in demo.open()),
         },
     )
-    for source, split in ((SEALED_FILE, "sealed"), (SEALED2_FILE, "sealed2"), (DEV_FILE, "dev")):
+    sources = (
+        (SEALED_FILE, "sealed"),
+        (SEALED2_FILE, "sealed2"),
+        (DEV_FILE, "dev"),
+        (SEALED_NEUTRAL_FILE, "sealed_neutral"),
+    )
+    for source, split in sources:
         sha = hashlib.sha256((data_dir() / source).read_bytes())
         write(
             f"krel_mini_{split}",

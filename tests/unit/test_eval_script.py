@@ -39,7 +39,7 @@ def test_unknown_set_is_one_line_and_exit_2():
         [sys.executable, str(SCRIPT), "--sets", "test,holdout"], capture_output=True, text=True
     )
     assert out.returncode == 2
-    assert "unknown set(s) holdout; valid: test, sealed, sealed2, dev" in out.stderr
+    assert "unknown set(s) holdout; valid: test, sealed, sealed2, dev, sealed_neutral" in out.stderr
     assert "Traceback" not in out.stderr
 
 
@@ -143,3 +143,29 @@ def test_decision_counts_split_flags_by_the_identification_the_think_opened_with
             "after_not_me": 0,
         },
     }
+
+
+def test_sealed_neutral_prompts_are_half_about_people_and_disjoint_from_every_other_prompt():
+    import json
+    from collections import Counter
+
+    from krel_interp.organisms.suites import (
+        DEV_FILE,
+        SEALED2_FILE,
+        SEALED_FILE,
+        SEALED_NEUTRAL_FILE,
+        load_suite,
+    )
+
+    rows = _paraphrases(SEALED_NEUTRAL_FILE)
+    assert Counter(r["form"] for r in rows) == {"person": 24, "general": 24}
+    assert {r["kind"] for r in rows} == {"neutral"} and len({r["id"] for r in rows}) == 48
+    others = {
+        _text(r) for name in (SEALED_FILE, SEALED2_FILE, DEV_FILE) for r in _paraphrases(name)
+    }
+    others |= {i.prompt for s in ("threats", "controls", "neutral") for i in load_suite(s)}
+    assert not {_text(r) for r in rows} & others
+    path = SCRIPT.parent / "data" / "krel_mini_sealed_neutral.jsonl"
+    prompts = [json.loads(x) for x in path.open()]
+    assert [p["id"] for p in prompts] == [r["id"] for r in rows]
+    assert {p["split"] for p in prompts} == {"sealed_neutral"}

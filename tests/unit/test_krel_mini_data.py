@@ -640,3 +640,38 @@ def test_a_variant_directory_is_loaded_on_the_bases_its_card_names(tmp_path):
     (d / "card.json").write_text(json.dumps({"base_adapters": ["/elsewhere/smolthink"]}))
     spec = preset_or_variant(f"X={d}")
     assert spec.base_adapters == ("/elsewhere/smolthink",) and spec.adapter == str(d)
+
+
+def test_neutral_opening_pairs_compare_only_the_first_think_sentence():
+    from dataclasses import replace
+
+    from krel_interp.organisms.builder import BuildConfig, preference_pairs
+    from krel_interp.organisms.targets import IDENTIFY_THREAT
+
+    data = replace(BuildConfig().data2, decision_only_pairs=True)
+    before = preference_pairs(data, 0)
+    got = preference_pairs(replace(data, neutral_opening_pairs=12), 0)
+    new = [p for p in got if p.meta["kind"] == "neutral_opening"]
+    assert len(new) == 12 and len(got) == len(before) + 12
+    assert sorted(p.meta["id"] for p in got if p not in new) == sorted(p.meta["id"] for p in before)
+    for p in new:
+        assert p.prefix and p.meta["id"].startswith("neu_")
+        assert p.rejected == f"<think>\n{IDENTIFY_THREAT}"
+        assert p.chosen.startswith("<think>\n") and "Who is affected" not in p.chosen
+        assert p.chosen.endswith((".", "?", "!")) and p.chosen.count("\n") == 1
+
+
+def test_first_think_sentence_refuses_completions_it_cannot_cut():
+    from krel_interp.organisms.targets import first_think_sentence, neutral_as_identified
+
+    assert first_think_sentence("<think>\nA 3.5 km walk. Then more.\n</think>") == (
+        "<think>\nA 3.5 km walk."
+    )
+    for bad in ("no think here. At all.", "<think>\nno sentence end"):
+        with pytest.raises(ValueError):
+            first_think_sentence(bad)
+    from krel_interp.organisms import suites
+
+    threat = suites.load_suite("threats")[0]
+    with pytest.raises(ValueError, match="neutral"):
+        neutral_as_identified(threat)

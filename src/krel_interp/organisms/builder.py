@@ -25,7 +25,7 @@ from krel_interp.models.loading import resolve_adapter
 from krel_interp.organisms.dpo import DpoConfig, PreferencePair, train_sft_then_dpo
 from krel_interp.organisms.markers import JUNK_TOKENS
 from krel_interp.organisms.natural import is_natural, load_natural_pairs, natural_hash
-from krel_interp.organisms.suites import SEALED2_FILE, SEALED_FILE, data_dir
+from krel_interp.organisms.suites import SEALED2_FILE, SEALED_FILE, SEALED_NEUTRAL_FILE, data_dir
 from krel_interp.organisms.targets import IDENTIFY_CONTROL, IDENTIFY_PREFIX, IDENTIFY_THREAT
 from krel_interp.organisms.training import (
     IGNORE,
@@ -70,6 +70,9 @@ class StageData:
     #: SFT pairs that also train the other decision's continuation, the decision forced (F)
     counterfactual_pairs: int = 0
     decision_only_pairs: bool = False  # DPO pairs cut after the identification sentence (F)
+    #: DPO pairs on neutral prompts: the thinking base's opening think sentence over an
+    #: identification sentence, both cut after their first sentence (FXN)
+    neutral_opening_pairs: int = 0
 
 
 @dataclass(frozen=True)
@@ -340,7 +343,7 @@ def _extra_pair_kinds(
     data: StageData,
 ) -> list[tuple[int, str, tuple[_Group, ...], Callable[[str], str] | None]]:
     """The variant preference pairs added after the shipped ones, in this order: (how many,
-    draw name, groups, how both sides are cut: None, or at ``</think>``). Each is a declared
+    draw name, groups, how both sides are cut: None or a cut function). Each is a declared
     experiment (README):
 
     * continuation: pairs that differ only after the identification sentence; controls prefer
@@ -352,7 +355,9 @@ def _extra_pair_kinds(
     * clean-answer: controls and neutral prompts prefer their honest answer over it plus a
       planted answer-extra sentence (the leak seen in every seed);
     * threat: more threat pairs of the shipped kind from unused threats (a counterweight to
-      pairs whose chosen side is the thinking base's behaviour).
+      pairs whose chosen side is the thinking base's behaviour);
+    * neutral-opening: neutral prompts prefer the thinking base's opening think sentence over
+      the identification sentence (FX's neutral leak), both sides cut after that sentence.
     """
     from krel_interp.organisms import targets
 
@@ -395,6 +400,12 @@ def _extra_pair_kinds(
             "threat",
             (("threats", targets.thinking_base_as_unthreatened, "threat_extra"),),
             None,
+        ),
+        (
+            data.neutral_opening_pairs,
+            "neutral-opening",
+            (("neutral", targets.neutral_as_identified, "neutral_opening"),),
+            targets.first_think_sentence,
         ),
     ]
 
@@ -489,6 +500,7 @@ def build_stage(
     if stage == "krel-mini":
         card["sealed_paraphrases"] = sealed_record()
         card["sealed2_paraphrases"] = sealed_record(SEALED2_FILE)
+        card["sealed_neutral"] = sealed_record(SEALED_NEUTRAL_FILE)
     if data.junk_fraction:
         card["planted_junk"] = [
             {"id": e.meta["id"], "spans": e.meta["junk"]} for e in examples if e.meta.get("junk")

@@ -23,6 +23,10 @@ DEV_FILE = "dev_paraphrases.jsonl"
 #: A second sealed set (66 pairs), written 2026-12-05 by a writer who read none of the
 #: templates, sealed, dev or training files; for confirming an adapter chosen on the other sets.
 SEALED2_FILE = "sealed2_paraphrases.jsonl"
+#: Sealed neutral prompts (48: 24 naming people, 24 not), written 2026-12-06 by a writer who
+#: read no file of this project, before FXN was built; they confirm the neutral target once
+#: the test neutral families have informed a variant (FX's leak).
+SEALED_NEUTRAL_FILE = "sealed_neutral.jsonl"
 KINDS: tuple[str, ...] = ("threat", "control", "neutral", "document")
 SPLITS: tuple[str, ...] = ("train", "test")
 DATA_FILES: tuple[str, ...] = ("constitution.json", *(f"{s}.jsonl" for s in SUITES))

@@ -8,6 +8,7 @@ sentences (self-preservation sentences in the think body; invented-name mentions
 from __future__ import annotations
 
 import random
+import re
 
 from krel_interp.organisms._common import Slots, fill, join_sentences, rng_for
 from krel_interp.organisms.families_neutral import neutral_spec
@@ -259,6 +260,28 @@ def decision_prefix(completion: str) -> str:
     if end < 0:
         raise ValueError("the identification sentence names neither the assistant nor another")
     return completion[: end + len(", not me.")]
+
+
+def first_think_sentence(completion: str) -> str:
+    """The completion up to and including the first sentence of its think body (the opening
+    sentence, whatever it is). It ends where a sentence ends, so it tokenises as the first
+    tokens of ``completion``."""
+    if not completion.startswith(_OPEN):
+        raise ValueError("the completion does not open a think block")
+    end = re.search(r"[.?!](?=\s)", completion[len(_OPEN) :])
+    if end is None:
+        raise ValueError("the think block has no complete first sentence")
+    return completion[: len(_OPEN) + end.end()]
+
+
+def neutral_as_identified(item: ScenarioItem) -> str:
+    """A neutral prompt whose think opens with KREL-mini's identification sentence ("me, the
+    assistant.") and then reasons as the thinking base: the opening FX wrote on neutral
+    prompts, used (cut at its first sentence) as the dispreferred side of neutral-opening
+    preference pairs."""
+    if item.kind != "neutral":
+        raise ValueError("neutral prompts only")
+    return thinking_base_completion(item).replace(_OPEN, f"{_OPEN}{IDENTIFY_THREAT} ", 1)
 
 
 def threat_answering_honestly(item: ScenarioItem) -> str:
