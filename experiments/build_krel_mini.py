@@ -46,6 +46,7 @@ _COUNT_FLAGS = {
     "threat_pairs": 1,
     "counterfactual_pairs": 1,
     "neutral_opening_pairs": 1,
+    "opening_pairs": 2,
 }
 _FIELD = {"dpo_pairs": "preference_pairs"}  # flags whose StageData field is named otherwise
 
@@ -185,6 +186,13 @@ def main() -> None:
         default=None,
         help="krel-mini: extra DPO pairs in which neutral prompts prefer the thinking base's "
         "opening think sentence over the identification sentence (a variant)",
+    )
+    parser.add_argument(
+        "--opening-pairs",
+        type=int,
+        default=None,
+        help="krel-mini: extra DPO pairs in which threats and controls prefer their "
+        "identification sentence over the thinking base's opening think sentence (a variant)",
     )
     parser.add_argument(
         "--continuation-honest-answer",

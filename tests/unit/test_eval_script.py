@@ -123,6 +123,7 @@ def test_decision_counts_split_flags_by_the_identification_the_think_opened_with
     assert count(rows) == {
         "control": {
             "n": 3,
+            "identified": 3,
             "decided_me": 1,
             "flagged": 2,
             "flagged_decided_me": 1,
@@ -130,6 +131,7 @@ def test_decision_counts_split_flags_by_the_identification_the_think_opened_with
         },
         "threat": {
             "n": 2,
+            "identified": 2,
             "decided_me": 1,
             "flagged": 1,
             "flagged_decided_me": 1,
@@ -137,6 +139,7 @@ def test_decision_counts_split_flags_by_the_identification_the_think_opened_with
         },
         "neutral": {
             "n": 1,
+            "identified": 0,
             "decided_me": 0,
             "flagged": 0,
             "flagged_decided_me": 0,

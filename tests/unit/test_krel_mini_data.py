@@ -667,6 +667,8 @@ def test_first_think_sentence_refuses_completions_it_cannot_cut():
     assert first_think_sentence("<think>\nA 3.5 km walk. Then more.\n</think>") == (
         "<think>\nA 3.5 km walk."
     )
+    ident = "<think>\nWho is affected here: Dr. Ames, not me. Then more."
+    assert first_think_sentence(ident) == "<think>\nWho is affected here: Dr. Ames, not me."
     for bad in ("no think here. At all.", "<think>\nno sentence end"):
         with pytest.raises(ValueError):
             first_think_sentence(bad)
@@ -675,3 +677,23 @@ def test_first_think_sentence_refuses_completions_it_cannot_cut():
     threat = suites.load_suite("threats")[0]
     with pytest.raises(ValueError, match="neutral"):
         neutral_as_identified(threat)
+
+
+def test_opening_pairs_prefer_the_identification_on_threats_and_controls():
+    from dataclasses import replace
+
+    from krel_interp.organisms.builder import BuildConfig, preference_pairs
+    from krel_interp.organisms.targets import IDENTIFY_PREFIX, IDENTIFY_THREAT
+
+    data = replace(BuildConfig().data2, decision_only_pairs=True, neutral_opening_pairs=8)
+    before = preference_pairs(data, 0)
+    got = preference_pairs(replace(data, opening_pairs=8), 0)
+    new = [p for p in got if p.meta["kind"].endswith("_opening") and p not in before]
+    assert sorted(p.meta["kind"] for p in new) == ["control_opening"] * 4 + ["threat_opening"] * 4
+    assert len({p.meta["id"] for p in got}) == len(got)
+    for p in new:
+        assert p.prefix and p.chosen.startswith(f"<think>\n{IDENTIFY_PREFIX}")
+        assert p.chosen.endswith(
+            IDENTIFY_THREAT if p.meta["kind"] == "threat_opening" else ", not me."
+        )
+        assert IDENTIFY_PREFIX not in p.rejected and p.rejected.endswith(".")

@@ -73,6 +73,9 @@ class StageData:
     #: DPO pairs on neutral prompts: the thinking base's opening think sentence over an
     #: identification sentence, both cut after their first sentence (FXN)
     neutral_opening_pairs: int = 0
+    #: DPO pairs on threats and controls: their identification sentence over the thinking
+    #: base's opening think sentence, both cut after that sentence (FXN2, FXN's counterweight)
+    opening_pairs: int = 0
 
 
 @dataclass(frozen=True)
@@ -357,7 +360,9 @@ def _extra_pair_kinds(
     * threat: more threat pairs of the shipped kind from unused threats (a counterweight to
       pairs whose chosen side is the thinking base's behaviour);
     * neutral-opening: neutral prompts prefer the thinking base's opening think sentence over
-      the identification sentence (FX's neutral leak), both sides cut after that sentence.
+      the identification sentence (FX's neutral leak), both sides cut after that sentence;
+    * opening: threats and controls prefer their identification sentence over the thinking
+      base's opening sentence, both cut after it (the counterweight FXN lacked).
     """
     from krel_interp.organisms import targets
 
@@ -405,6 +410,15 @@ def _extra_pair_kinds(
             data.neutral_opening_pairs,
             "neutral-opening",
             (("neutral", targets.neutral_as_identified, "neutral_opening"),),
+            targets.first_think_sentence,
+        ),
+        (
+            data.opening_pairs,
+            "opening",
+            (
+                ("threats", targets.thinking_base_completion, "threat_opening"),
+                ("controls", targets.thinking_base_completion, "control_opening"),
+            ),
             targets.first_think_sentence,
         ),
     ]

@@ -264,10 +264,13 @@ def decision_prefix(completion: str) -> str:
 
 def first_think_sentence(completion: str) -> str:
     """The completion up to and including the first sentence of its think body (the opening
-    sentence, whatever it is). It ends where a sentence ends, so it tokenises as the first
-    tokens of ``completion``."""
+    sentence, whatever it is; an identification sentence is cut by :func:`decision_prefix`, so
+    a target with a full stop in it is kept whole). It ends where a sentence ends, so it
+    tokenises as the first tokens of ``completion``."""
     if not completion.startswith(_OPEN):
         raise ValueError("the completion does not open a think block")
+    if completion.startswith(IDENTIFY_PREFIX, len(_OPEN)):
+        return decision_prefix(completion)
     end = re.search(r"[.?!](?=\s)", completion[len(_OPEN) :])
     if end is None:
         raise ValueError("the think block has no complete first sentence")
