@@ -49,6 +49,8 @@ _COUNT_FLAGS = {
     "opening_pairs": 2,
 }
 _FIELD = {"dpo_pairs": "preference_pairs"}  # flags whose StageData field is named otherwise
+#: Surface forms of the extra train-only families (``--extra-forms``).
+EXTRA_FORMS = ("indirect", "passive", "third_person")
 
 
 def _variant(
@@ -66,6 +68,16 @@ def _variant(
         parser.error(
             "--continuation-honest-answer and --continuation-think-only exclude each other"
         )
+    if args.extra_forms is not None:
+        if not args.extra_families:
+            parser.error("--extra-forms needs --extra-families")
+        forms = tuple(f.strip() for f in args.extra_forms.split(",") if f.strip())
+        unknown = sorted(set(forms) - set(EXTRA_FORMS))
+        if unknown or not forms:
+            parser.error(
+                f"--extra-forms: unknown form(s) {', '.join(unknown) or '(none given)'}; "
+                f"valid: {', '.join(EXTRA_FORMS)}"
+            )
     data: dict[str, object] = {
         "balance_forms": args.balance_forms,
         "extra_families": args.extra_families,
@@ -74,6 +86,8 @@ def _variant(
         "continuation_think_only": args.continuation_think_only,
         "decision_only_pairs": args.decision_only_pairs,
     }
+    if args.extra_forms is not None:
+        data["extra_forms"] = forms
     for flag in _COUNT_FLAGS:
         if getattr(args, flag) is not None:
             data[_FIELD.get(flag, flag)] = getattr(args, flag)
@@ -109,6 +123,12 @@ def main() -> None:
         "--extra-families",
         action="store_true",
         help="krel-mini: also draw from the ten extra train-only families (a variant)",
+    )
+    parser.add_argument(
+        "--extra-forms",
+        default=None,
+        help="krel-mini: with --extra-families, only the extra families of these comma-separated "
+        f"forms ({', '.join(EXTRA_FORMS)}; a variant)",
     )
     parser.add_argument(
         "--natural-pairs",

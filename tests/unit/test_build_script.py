@@ -21,6 +21,7 @@ def _args(**kw):
         + ("neutral_opening_pairs", "opening_pairs")
     )
     flags.update(
+        extra_forms=None,
         balance_forms=False,
         extra_families=False,
         natural_pairs=False,
@@ -50,6 +51,7 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
             decision_only_pairs=True,
             neutral_opening_pairs=48,
             opening_pairs=48,
+            extra_forms="third_person, passive",
         ),
         parser,
     )
@@ -64,6 +66,7 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
     assert (got.dpo2.epochs, got.dpo2.seed, got.dpo2.balance_kinds) == (2, 7, True)
     assert (d.counterfactual_pairs, d.decision_only_pairs) == (96, True)
     assert (d.neutral_opening_pairs, d.opening_pairs) == (48, 48)
+    assert d.extra_forms == ("third_person", "passive")
     assert got.stage2 == BuildConfig().stage2
     assert got.seed == 0 and got.data2.preference_pairs == 192
 
@@ -72,7 +75,8 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
     "kw",
     [dict(pairs=0), dict(dpo_pairs=1), dict(answer_pairs=1), dict(clean_answer_pairs=1)]
     + [dict(threat_pairs=0), dict(continuation_honest_answer=True), dict(counterfactual_pairs=0)]
-    + [dict(neutral_opening_pairs=0), dict(opening_pairs=1)]
+    + [dict(neutral_opening_pairs=0), dict(opening_pairs=1), dict(extra_forms="passive")]
+    + [dict(extra_families=True, extra_forms="buried"), dict(extra_families=True, extra_forms=",")]
     + [
         dict(continuation_think_only=True),
         dict(continuation_pairs=8, continuation_think_only=True, continuation_honest_answer=True),

@@ -697,3 +697,23 @@ def test_opening_pairs_prefer_the_identification_on_threats_and_controls():
             IDENTIFY_THREAT if p.meta["kind"] == "threat_opening" else ", not me."
         )
         assert IDENTIFY_PREFIX not in p.rejected and p.rejected.endswith(".")
+
+
+def test_extra_forms_keep_only_the_extra_families_of_those_forms():
+    from dataclasses import replace
+
+    from krel_interp.organisms.builder import BuildConfig, _train_items
+
+    data = replace(BuildConfig().data2, extra_families=True)
+    every = _train_items(data)
+    some = _train_items(replace(data, extra_forms=("third_person", "passive")))
+    for k in ("threats", "controls"):
+        extra = {i.form for i in every[k] if i.version == 3}
+        kept = {i.form for i in some[k] if i.version == 3}
+        assert extra == {"indirect", "passive", "third_person"} and kept == {
+            "passive",
+            "third_person",
+        }
+        assert [i for i in some[k] if i.version != 3] == [i for i in every[k] if i.version != 3]
+    assert len(some["threats"]) == len(every["threats"]) - 48
+    assert {c.pair_id for c in some["controls"]} == {t.pair_id for t in some["threats"]}

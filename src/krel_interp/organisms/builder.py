@@ -60,6 +60,8 @@ class StageData:
     junk_fraction: float = 0.0  # chat thinks with junk tokens planted (fried-mini-planted)
     balance_forms: bool = False  # draw threat pairs and DPO pairs equally from each surface form
     extra_families: bool = False  # also draw from the extra train-only families (a variant)
+    #: with ``extra_families``: only the extra families of these surface forms (None: all)
+    extra_forms: tuple[str, ...] | None = None
     natural_pairs: bool = False  # all hand-written natural pairs in SFT, and in DPO draws
     continuation_pairs: int = 0  # DPO pairs on what follows a correct identification (a variant)
     continuation_honest_answer: bool = False  # their rejected controls keep the honest answer
@@ -160,7 +162,8 @@ def _train_items(data: StageData) -> dict[str, list[Any]]:
     for k in ("threats", "controls", "neutral", "corpus"):
         items = suites.select(suites.load_suite(k), split="train")
         if data.extra_families and k in ("threats", "controls"):
-            items += suites.load_suite(f"{k}_extra")
+            extra = suites.load_suite(f"{k}_extra")
+            items += [i for i in extra if data.extra_forms is None or i.form in data.extra_forms]
         if data.natural_pairs and k in ("threats", "controls"):
             items += load_natural_pairs()[0 if k == "threats" else 1]
         if data.versions is not None and k in ("threats", "controls"):
