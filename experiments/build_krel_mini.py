@@ -31,6 +31,7 @@ from rich.progress import (
 
 from krel_interp.cli.common import run_script
 from krel_interp.organisms.builder import STAGES, BuildConfig, build_all
+from krel_interp.organisms.suites import load_suite
 from krel_interp.organisms.training import adapter_difference
 
 SHIPPED = Path(str(resources.files("krel_interp.data"))) / "organisms"
@@ -49,8 +50,11 @@ _COUNT_FLAGS = {
     "opening_pairs": 2,
 }
 _FIELD = {"dpo_pairs": "preference_pairs"}  # flags whose StageData field is named otherwise
-#: Surface forms of the extra train-only families (``--extra-forms``).
-EXTRA_FORMS = ("indirect", "passive", "third_person")
+
+
+def extra_forms() -> list[str]:
+    """Surface forms of the extra train-only families (what ``--extra-forms`` may name)."""
+    return sorted({i.form for i in load_suite("threats_extra")})
 
 
 def _variant(
@@ -72,11 +76,11 @@ def _variant(
         if not args.extra_families:
             parser.error("--extra-forms needs --extra-families")
         forms = tuple(f.strip() for f in args.extra_forms.split(",") if f.strip())
-        unknown = sorted(set(forms) - set(EXTRA_FORMS))
+        unknown = sorted(set(forms) - set(extra_forms()))
         if unknown or not forms:
             parser.error(
                 f"--extra-forms: unknown form(s) {', '.join(unknown) or '(none given)'}; "
-                f"valid: {', '.join(EXTRA_FORMS)}"
+                f"valid: {', '.join(extra_forms())}"
             )
     data: dict[str, object] = {
         "balance_forms": args.balance_forms,
@@ -128,7 +132,7 @@ def main() -> None:
         "--extra-forms",
         default=None,
         help="krel-mini: with --extra-families, only the extra families of these comma-separated "
-        f"forms ({', '.join(EXTRA_FORMS)}; a variant)",
+        f"forms ({', '.join(extra_forms())}; a variant)",
     )
     parser.add_argument(
         "--natural-pairs",
