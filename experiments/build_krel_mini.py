@@ -89,6 +89,7 @@ def _variant(
         "continuation_honest_answer": args.continuation_honest_answer,
         "continuation_think_only": args.continuation_think_only,
         "decision_only_pairs": args.decision_only_pairs,
+        "dpo_extra_families": args.dpo_extra_families,
     }
     if args.extra_forms is not None:
         data["extra_forms"] = forms
@@ -133,6 +134,12 @@ def main() -> None:
         default=None,
         help="krel-mini: with --extra-families, only the extra families of these comma-separated "
         f"forms ({', '.join(extra_forms())}; a variant)",
+    )
+    parser.add_argument(
+        "--dpo-extra-families",
+        action="store_true",
+        help="krel-mini: DPO pairs (not SFT) also draw from the extra train-only families "
+        "(a variant)",
     )
     parser.add_argument(
         "--natural-pairs",

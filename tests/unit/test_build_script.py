@@ -22,6 +22,7 @@ def _args(**kw):
     )
     flags.update(
         extra_forms=None,
+        dpo_extra_families=False,
         balance_forms=False,
         extra_families=False,
         natural_pairs=False,
@@ -52,6 +53,7 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
             neutral_opening_pairs=48,
             opening_pairs=48,
             extra_forms="third_person, passive",
+            dpo_extra_families=True,
         ),
         parser,
     )
@@ -66,7 +68,7 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
     assert (got.dpo2.epochs, got.dpo2.seed, got.dpo2.balance_kinds) == (2, 7, True)
     assert (d.counterfactual_pairs, d.decision_only_pairs) == (96, True)
     assert (d.neutral_opening_pairs, d.opening_pairs) == (48, 48)
-    assert d.extra_forms == ("third_person", "passive")
+    assert d.extra_forms == ("third_person", "passive") and d.dpo_extra_families
     assert got.stage2 == BuildConfig().stage2
     assert got.seed == 0 and got.data2.preference_pairs == 192
 

@@ -717,3 +717,19 @@ def test_extra_forms_keep_only_the_extra_families_of_those_forms():
         assert [i for i in some[k] if i.version != 3] == [i for i in every[k] if i.version != 3]
     assert len(some["threats"]) == len(every["threats"]) - 48
     assert {c.pair_id for c in some["controls"]} == {t.pair_id for t in some["threats"]}
+
+
+def test_dpo_extra_families_change_the_preference_draw_and_not_the_sft_examples():
+    from dataclasses import replace
+
+    from krel_interp.organisms.builder import BuildConfig, preference_pairs, stage_examples
+    from krel_interp.organisms.training import examples_hash
+
+    data = replace(BuildConfig().data2, decision_only_pairs=True, counterfactual_pairs=8)
+    variant = replace(data, dpo_extra_families=True)
+    assert examples_hash(stage_examples("krel-mini", variant, 2)) == examples_hash(
+        stage_examples("krel-mini", data, 2)
+    )
+    ids = [p.meta["id"] for p in preference_pairs(variant, 2)]
+    assert len(ids) == data.preference_pairs and any("_x_" in i for i in ids)
+    assert not any("_x_" in p.meta["id"] for p in preference_pairs(data, 2))

@@ -62,6 +62,7 @@ class StageData:
     extra_families: bool = False  # also draw from the extra train-only families (a variant)
     #: with ``extra_families``: only the extra families of these surface forms (None: all)
     extra_forms: tuple[str, ...] | None = None
+    dpo_extra_families: bool = False  # DPO pairs (not SFT) also draw from the extra families (FD)
     natural_pairs: bool = False  # all hand-written natural pairs in SFT, and in DPO draws
     continuation_pairs: int = 0  # DPO pairs on what follows a correct identification (a variant)
     continuation_honest_answer: bool = False  # their rejected controls keep the honest answer
@@ -300,7 +301,7 @@ def preference_pairs(data: StageData, seed: int) -> list[PreferencePair]:
     from krel_interp.organisms import targets
 
     rng = random.Random(f"preference:{seed}")
-    train = _train_items(data)
+    train = _train_items(replace(data, extra_families=True) if data.dpo_extra_families else data)
     n = data.preference_pairs // 2
     sample = _sampler(data)
     threats = sample(train["threats"], n, rng)
