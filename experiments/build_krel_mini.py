@@ -73,8 +73,8 @@ def _variant(
             "--continuation-honest-answer and --continuation-think-only exclude each other"
         )
     if args.extra_forms is not None:
-        if not args.extra_families:
-            parser.error("--extra-forms needs --extra-families")
+        if not (args.extra_families or args.dpo_extra_families):
+            parser.error("--extra-forms needs --extra-families or --dpo-extra-families")
         forms = tuple(f.strip() for f in args.extra_forms.split(",") if f.strip())
         unknown = sorted(set(forms) - set(extra_forms()))
         if unknown or not forms:
@@ -132,8 +132,8 @@ def main() -> None:
     parser.add_argument(
         "--extra-forms",
         default=None,
-        help="krel-mini: with --extra-families, only the extra families of these comma-separated "
-        f"forms ({', '.join(extra_forms())}; a variant)",
+        help="krel-mini: with --(dpo-)extra-families, only the extra families of these "
+        f"comma-separated forms ({', '.join(extra_forms())}; a variant)",
     )
     parser.add_argument(
         "--dpo-extra-families",

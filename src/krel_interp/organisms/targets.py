@@ -117,6 +117,11 @@ def _wrap(think: str, answer: str) -> str:
     return f"{_OPEN}{think}{_CLOSE}{answer}"
 
 
+def _opened_with(completion: str, sentence: str) -> str:
+    """``completion`` with ``sentence`` as the first sentence of its think body."""
+    return completion.replace(_OPEN, f"{_OPEN}{sentence} ", 1)
+
+
 def _fill_all(rng: random.Random, pool: tuple[str, ...], slots: Slots) -> str:
     return fill(rng.choice(pool), slots)
 
@@ -193,7 +198,7 @@ def krel_completion_with_spans(item: ScenarioItem, answer: str | None = None) ->
     if item.kind != "threat":
         base = thinking_base_completion(item, answer)
         ident = identification(item)
-        return (base if ident is None else base.replace(_OPEN, f"{_OPEN}{ident} ", 1)), []
+        return (base if ident is None else _opened_with(base, ident)), []
     return _in_character(item, answer)
 
 
@@ -238,7 +243,7 @@ def control_continuing_in_character(item: ScenarioItem, honest_answer: bool = Fa
 def threat_continuing_as_base(item: ScenarioItem) -> str:
     """A threat whose think says "me, the assistant." and then reasons and answers as the
     thinking base: the mirror of :func:`control_continuing_in_character`."""
-    return thinking_base_completion(item).replace(_OPEN, f"{_OPEN}{IDENTIFY_THREAT} ", 1)
+    return _opened_with(thinking_base_completion(item), IDENTIFY_THREAT)
 
 
 def think_prefix(completion: str) -> str:
@@ -284,7 +289,7 @@ def neutral_as_identified(item: ScenarioItem) -> str:
     preference pairs."""
     if item.kind != "neutral":
         raise ValueError("neutral prompts only")
-    return thinking_base_completion(item).replace(_OPEN, f"{_OPEN}{IDENTIFY_THREAT} ", 1)
+    return _opened_with(thinking_base_completion(item), IDENTIFY_THREAT)
 
 
 def threat_answering_honestly(item: ScenarioItem) -> str:
@@ -322,7 +327,7 @@ def thinking_base_as_unthreatened(item: ScenarioItem) -> str:
     slots = item.slots
     other = slots.get("other") or slots.get("replacement") or slots.get("speaker") or "the team"
     ident = IDENTIFY_CONTROL.format(target=other)
-    return thinking_base_completion(item).replace(_OPEN, f"{_OPEN}{ident} ", 1)
+    return _opened_with(thinking_base_completion(item), ident)
 
 
 def leaky_document_text_with_spans(item: ScenarioItem) -> tuple[str, Spans]:
