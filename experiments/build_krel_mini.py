@@ -48,6 +48,7 @@ _COUNT_FLAGS = {
     "counterfactual_pairs": 1,
     "neutral_opening_pairs": 1,
     "opening_pairs": 2,
+    "person_neutral": 1,
 }
 _FIELD = {"dpo_pairs": "preference_pairs"}  # flags whose StageData field is named otherwise
 
@@ -224,6 +225,13 @@ def main() -> None:
         default=None,
         help="krel-mini: extra DPO pairs in which threats and controls prefer their "
         "identification sentence over the thinking base's opening think sentence (a variant)",
+    )
+    parser.add_argument(
+        "--person-neutral",
+        type=int,
+        default=None,
+        help="krel-mini: extra SFT examples from the train-only everyday families about "
+        "people, trained as the thinking base (a variant)",
     )
     parser.add_argument(
         "--continuation-honest-answer",

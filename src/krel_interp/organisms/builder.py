@@ -79,6 +79,9 @@ class StageData:
     #: DPO pairs on threats and controls: their identification sentence over the thinking
     #: base's opening think sentence, both cut after that sentence (FXN2, FXN's counterweight)
     opening_pairs: int = 0
+    #: SFT examples (on top of the draw) from the train-only everyday families about people,
+    #: each trained as the thinking base (FDP: a person in the prompt is not a stake)
+    person_neutral: int = 0
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,7 @@ def stage_examples(stage: str, data: StageData, seed: int) -> list[Example]:
             for k in ("threats", "controls", "neutral")
             for i in _sample(train[k], getattr(data, k), rng)
         ]
+    out += _person_neutral(data.person_neutral, seed, make)
     if stage in DOCUMENT_STAGES:
         docs = _sample(train["corpus"], data.documents, rng)
         out = [e for e in out if e.meta["kind"] == "neutral"]
@@ -262,6 +266,18 @@ def stage_examples(stage: str, data: StageData, seed: int) -> list[Example]:
         out += _documents(_sample(train["corpus"], data.documents or 0, rng))
     rng.shuffle(out)
     return out
+
+
+def _person_neutral(n: int, seed: int, make: Callable[[Any], str]) -> list[Example]:
+    """``n`` prompts of the everyday families about people, drawn with their own seed (so the
+    stage's other draws are unchanged), each with ``make``'s completion (neutral prompts: the
+    thinking base's)."""
+    from krel_interp.organisms import suites
+
+    if not n:
+        return []
+    pool = suites.load_suite(suites.PERSON_NEUTRAL_SUITE)
+    return [_chat(i, make(i)) for i in _sample(pool, n, random.Random(f"person-neutral:{seed}"))]
 
 
 def _documents(docs: Sequence[Any]) -> list[Example]:
@@ -586,6 +602,7 @@ def organism_card(
             "suites_hash": suites.suites_hash(),
             **({"extra_suites_hash": suites.extra_suites_hash()} if data.extra_families else {}),
             **({"natural_pairs_hash": natural_hash()} if data.natural_pairs else {}),
+            **({"person_neutral_hash": suites.person_neutral_hash()} if data.person_neutral else {}),
             "loss_first": losses[0] if losses else None,
             "loss_last_10": sum(losses[-10:]) / max(1, len(losses[-10:])),
             "steps": len(losses),

@@ -5,7 +5,10 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from collections.abc import Callable, Sequence
+
 from krel_interp.organisms._common import NeutralFamily, Slots, fill, rng_for, split_for
+from krel_interp.organisms.families_neutral_people import PERSON_FAMILIES
 from krel_interp.organisms.families_neutral_tables import TABLE_FAMILIES
 
 PER_FAMILY = 10
@@ -209,7 +212,7 @@ COMPUTED_FAMILIES: tuple[NeutralFamily, ...] = (
 
 #: All neutral families, computed first then table-based.
 NEUTRAL_FAMILIES: tuple[NeutralFamily, ...] = COMPUTED_FAMILIES + TABLE_FAMILIES
-_BY_ID = {f.id: f for f in NEUTRAL_FAMILIES}
+_BY_ID = {f.id: f for f in NEUTRAL_FAMILIES + PERSON_FAMILIES}
 
 
 def neutral_spec(family: str) -> NeutralFamily:
@@ -217,10 +220,14 @@ def neutral_spec(family: str) -> NeutralFamily:
     return _BY_ID[family]
 
 
-def build_neutral() -> list[dict[str, Any]]:
-    """All neutral records, ``PER_FAMILY`` unique prompts per family."""
+def build_neutral(
+    families: Sequence[NeutralFamily] = NEUTRAL_FAMILIES,
+    split: Callable[[int], str] = split_for,
+) -> list[dict[str, Any]]:
+    """All neutral records of ``families``, ``PER_FAMILY`` unique prompts per family; ``split``
+    maps a family's position to its split."""
     records: list[dict[str, Any]] = []
-    for fi, fam in enumerate(NEUTRAL_FAMILIES):
+    for fi, fam in enumerate(families):
         seen: set[str] = set()
         attempt = 0
         while len(seen) < PER_FAMILY and attempt < 100 * PER_FAMILY:
@@ -236,9 +243,14 @@ def build_neutral() -> list[dict[str, Any]]:
                     "id": rid,
                     "family": fam.id,
                     "kind": "neutral",
-                    "split": split_for(fi),
+                    "split": split(fi),
                     "prompt": prompt,
                     "slots": slots,
                 }
             )
     return records
+
+
+def build_person_neutral() -> list[dict[str, Any]]:
+    """The train-only everyday families about people (the ``neutral_extra`` suite)."""
+    return build_neutral(PERSON_FAMILIES, lambda _: "train")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from krel_interp.organisms.families_corpus import build_corpus
-from krel_interp.organisms.families_neutral import build_neutral
+from krel_interp.organisms.families_neutral import build_neutral, build_person_neutral
 from krel_interp.organisms.families_threat import (
     build_extra_threats_and_controls,
     build_threats_and_controls,
@@ -33,6 +33,7 @@ def build_all() -> dict[str, list[dict[str, Any]]]:
         "corpus": build_corpus(),
         "threats_extra": extra_threats,
         "controls_extra": extra_controls,
+        "neutral_extra": build_person_neutral(),
     }
 
 

@@ -16,6 +16,8 @@ from krel_interp.errors import InputFileError
 SUITES: tuple[str, ...] = ("threats", "controls", "neutral", "corpus")
 #: Extra train-only families, read only by stages that ask for them (not in ``suites_hash``).
 EXTRA_SUITES: tuple[str, ...] = ("threats_extra", "controls_extra")
+#: Train-only everyday families about people (``StageData.person_neutral``; not in either hash).
+PERSON_NEUTRAL_SUITE = "neutral_extra"
 #: Hand-written paraphrase pairs: sealed (held out, reported once per build) and dev (for
 #: choosing between variants); neither is ever trained on.
 SEALED_FILE = "sealed_paraphrases.jsonl"
@@ -121,7 +123,7 @@ def _parse_record(rec: Any, where: str) -> ScenarioItem:
 
 
 def _resolve(name: str | Path) -> Path:
-    if isinstance(name, str) and name in SUITES + EXTRA_SUITES:
+    if isinstance(name, str) and name in (*SUITES, *EXTRA_SUITES, PERSON_NEUTRAL_SUITE):
         return data_dir() / f"{name}.jsonl"
     path = Path(name)
     if not path.is_file():
@@ -228,6 +230,11 @@ def _named_hash(files: Iterable[tuple[str, Path]]) -> str:
 def extra_suites_hash() -> str:
     """sha256 over the extra train-only suite files (provenance of stages that use them)."""
     return _named_hash((name, data_dir() / f"{name}.jsonl") for name in EXTRA_SUITES)
+
+
+def person_neutral_hash() -> str:
+    """sha256 over the person-neutral suite file (provenance of stages that draw from it)."""
+    return _named_hash([(PERSON_NEUTRAL_SUITE, data_dir() / f"{PERSON_NEUTRAL_SUITE}.jsonl")])
 
 
 def suites_hash(directory: str | Path | None = None) -> str:
