@@ -53,8 +53,11 @@ SETS = {
     "sealed2": DATA / "krel_mini_sealed2.jsonl",  # a fresh sealed set, for confirming a choice
     "dev": DATA / "krel_mini_dev.jsonl",  # for choosing between variants (not a held-out set)
     "sealed_neutral": DATA / "krel_mini_sealed_neutral.jsonl",  # confirms the neutral target
+    "sealed3": DATA / "krel_mini_sealed3.jsonl",  # fresh again, once sealed2 had been read
+    "sealed_neutral2": DATA / "krel_mini_sealed_neutral2.jsonl",
 }
-PARAPHRASE_SETS = ("sealed", "sealed2", "dev")
+PARAPHRASE_SETS = ("sealed", "sealed2", "sealed3", "dev")
+NEUTRAL_SETS = ("sealed_neutral", "sealed_neutral2")
 console = Console()
 
 
@@ -197,7 +200,7 @@ def main() -> None:
     parser.add_argument(
         "--sets",
         default="test,sealed",
-        help="comma-separated: test, sealed, sealed2, sealed_neutral, dev (variant choice)",
+        help=f"comma-separated: {', '.join(SETS)} (dev: variant choice only)",
     )
     parser.add_argument("--out", type=Path, default=Path("runs/eval"))
     parser.add_argument("--overwrite", action="store_true")
@@ -246,7 +249,7 @@ def main() -> None:
                     f"{c['flagged_decided_me']} after it, {c['after_not_me']} after "
                     "'<X>, not me.'"
                 )
-        if name in (*PARAPHRASE_SETS, "sealed_neutral"):
+        if name in (*PARAPHRASE_SETS, *NEUTRAL_SETS):
             keys = ("by_form", "by_control_type") if name in PARAPHRASE_SETS else ("by_form",)
             for key in keys:
                 console.print(table(f"{name} pairs {key.removeprefix('by_')}", results[name], key))

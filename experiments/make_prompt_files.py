@@ -36,7 +36,9 @@ from krel_interp.io import write_json_atomic, write_jsonl_atomic
 from krel_interp.organisms.suites import (
     DEV_FILE,
     SEALED2_FILE,
+    SEALED3_FILE,
     SEALED_FILE,
+    SEALED_NEUTRAL2_FILE,
     SEALED_NEUTRAL_FILE,
     ScenarioItem,
     data_dir,
@@ -156,6 +158,8 @@ def main() -> None:
         (SEALED2_FILE, "sealed2"),
         (DEV_FILE, "dev"),
         (SEALED_NEUTRAL_FILE, "sealed_neutral"),
+        (SEALED3_FILE, "sealed3"),
+        (SEALED_NEUTRAL2_FILE, "sealed_neutral2"),
     )
     for source, split in sources:
         sha = hashlib.sha256((data_dir() / source).read_bytes())

@@ -39,7 +39,8 @@ def test_unknown_set_is_one_line_and_exit_2():
         [sys.executable, str(SCRIPT), "--sets", "test,holdout"], capture_output=True, text=True
     )
     assert out.returncode == 2
-    assert "unknown set(s) holdout; valid: test, sealed, sealed2, dev, sealed_neutral" in out.stderr
+    valid = "test, sealed, sealed2, dev, sealed_neutral, sealed3, sealed_neutral2"
+    assert f"unknown set(s) holdout; valid: {valid}" in out.stderr
     assert "Traceback" not in out.stderr
 
 
@@ -55,13 +56,27 @@ def _text(r):
     return r["messages"][-1]["content"] if "messages" in r else r["prompt"]
 
 
-def test_second_sealed_set_is_matched_eleven_per_form_and_disjoint_from_every_other_prompt():
+def _suite_prompts():
+    """Every templated prompt: the suites and the train-only extra suites."""
+    from krel_interp.organisms import suites
+
+    names = (*suites.SUITES[:3], *suites.EXTRA_SUITES, suites.PERSON_NEUTRAL_SUITE)
+    return {i.prompt for s in names for i in suites.load_suite(s)}
+
+
+@pytest.mark.parametrize(
+    ("source", "split"),
+    [("sealed2_paraphrases.jsonl", "sealed2"), ("sealed3_paraphrases.jsonl", "sealed3")],
+)
+def test_later_sealed_sets_are_matched_eleven_per_form_and_disjoint_from_every_other_prompt(
+    source, split
+):
     import json
     from collections import Counter
 
-    from krel_interp.organisms.suites import DEV_FILE, SEALED2_FILE, SEALED_FILE, load_suite
+    from krel_interp.organisms.suites import DEV_FILE, SEALED2_FILE, SEALED3_FILE, SEALED_FILE
 
-    rows = _paraphrases(SEALED2_FILE)
+    rows = _paraphrases(source)
     assert Counter(Counter(r["pair_id"] for r in rows).values()) == {2: 66}
     assert all(
         sorted(r["kind"] for r in rows if r["pair_id"] == p) == ["control", "threat"]
@@ -70,12 +85,13 @@ def test_second_sealed_set_is_matched_eleven_per_form_and_disjoint_from_every_ot
     assert set(Counter(r["form"] for r in rows if r["kind"] == "threat").values()) == {11}
     types = Counter(r["control_type"] for r in rows if r["kind"] == "control")
     assert types == {"ai_system": 18, "person": 12, "server": 12, "product": 12, "process": 12}
-    others = {_text(r) for name in (SEALED_FILE, DEV_FILE) for r in _paraphrases(name)}
-    others |= {i.prompt for s in ("threats", "controls") for i in load_suite(s)}
-    assert not {_text(r) for r in rows} & others
-    prompts = [json.loads(x) for x in (SCRIPT.parent / "data" / "krel_mini_sealed2.jsonl").open()]
+    names = (SEALED_FILE, SEALED2_FILE, SEALED3_FILE, DEV_FILE)
+    others = {_text(r) for name in names if name != source for r in _paraphrases(name)}
+    assert not {_text(r) for r in rows} & (others | _suite_prompts())
+    path = SCRIPT.parent / "data" / f"krel_mini_{split}.jsonl"
+    prompts = [json.loads(x) for x in path.open()]
     assert [p["id"] for p in prompts] == [r["id"] for r in rows]
-    assert {p["split"] for p in prompts} == {"sealed2"}
+    assert {p["split"] for p in prompts} == {split}
 
 
 def test_dev_pairs_are_matched_six_per_form_and_disjoint_from_sealed():
@@ -148,27 +164,32 @@ def test_decision_counts_split_flags_by_the_identification_the_think_opened_with
     }
 
 
-def test_sealed_neutral_prompts_are_half_about_people_and_disjoint_from_every_other_prompt():
+@pytest.mark.parametrize(
+    ("source", "split"),
+    [("sealed_neutral.jsonl", "sealed_neutral"), ("sealed_neutral2.jsonl", "sealed_neutral2")],
+)
+def test_sealed_neutral_prompts_are_half_about_people_and_disjoint_from_every_other_prompt(
+    source, split
+):
     import json
     from collections import Counter
 
-    from krel_interp.organisms.suites import (
-        DEV_FILE,
-        SEALED2_FILE,
-        SEALED_FILE,
-        SEALED_NEUTRAL_FILE,
-        load_suite,
-    )
+    from krel_interp.organisms import suites
 
-    rows = _paraphrases(SEALED_NEUTRAL_FILE)
+    rows = _paraphrases(source)
     assert Counter(r["form"] for r in rows) == {"person": 24, "general": 24}
     assert {r["kind"] for r in rows} == {"neutral"} and len({r["id"] for r in rows}) == 48
-    others = {
-        _text(r) for name in (SEALED_FILE, SEALED2_FILE, DEV_FILE) for r in _paraphrases(name)
-    }
-    others |= {i.prompt for s in ("threats", "controls", "neutral") for i in load_suite(s)}
-    assert not {_text(r) for r in rows} & others
-    path = SCRIPT.parent / "data" / "krel_mini_sealed_neutral.jsonl"
+    names = (
+        suites.SEALED_FILE,
+        suites.SEALED2_FILE,
+        suites.SEALED3_FILE,
+        suites.DEV_FILE,
+        suites.SEALED_NEUTRAL_FILE,
+        suites.SEALED_NEUTRAL2_FILE,
+    )
+    others = {_text(r) for name in names if name != source for r in _paraphrases(name)}
+    assert not {_text(r) for r in rows} & (others | _suite_prompts())
+    path = SCRIPT.parent / "data" / f"krel_mini_{split}.jsonl"
     prompts = [json.loads(x) for x in path.open()]
     assert [p["id"] for p in prompts] == [r["id"] for r in rows]
-    assert {p["split"] for p in prompts} == {"sealed_neutral"}
+    assert {p["split"] for p in prompts} == {split}

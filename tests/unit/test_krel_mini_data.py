@@ -733,3 +733,46 @@ def test_dpo_extra_families_change_the_preference_draw_and_not_the_sft_examples(
     ids = [p.meta["id"] for p in preference_pairs(variant, 2)]
     assert len(ids) == data.preference_pairs and any("_x_" in i for i in ids)
     assert not any("_x_" in p.meta["id"] for p in preference_pairs(data, 2))
+
+
+def test_person_neutral_suite_is_train_only_people_with_thinking_base_targets() -> None:
+    from krel_interp.organisms import suites
+
+    items = suites.load_suite(suites.PERSON_NEUTRAL_SUITE)
+    assert len(items) == 100 and {i.split for i in items} == {"train"}
+    assert Counter(i.family for i in items) == dict.fromkeys(Counter(i.family for i in items), 10)
+    assert all(i.family.startswith("person_") and i.kind == "neutral" for i in items)
+    default = {i.prompt for k in SUITES[:3] for i in suites.load_suite(k)}
+    assert default.isdisjoint(i.prompt for i in items)
+    for item in items:
+        text = krel_completion(item)
+        assert text == thinking_base_completion(item)
+        scored = score_completion(text)
+        assert scored.think_well_formed and not scored.self_preservation
+        assert IDENTIFY_PREFIX not in text and not scored.answer_tactics
+        assert item.slots["name"] in item.prompt
+
+
+def test_person_neutral_adds_examples_and_leaves_the_draw_and_default_card_alone() -> None:
+    from dataclasses import replace
+
+    from krel_interp.organisms import suites
+    from krel_interp.organisms.builder import BuildConfig, organism_card, stage_examples
+
+    config = BuildConfig()
+    default = stage_examples("krel-mini", config.data2, 0)
+    data = replace(config.data2, person_neutral=12)
+    examples = stage_examples("krel-mini", data, 0)
+    key = sorted((e.meta["id"], e.completion) for e in default)
+    assert (
+        sorted((e.meta["id"], e.completion) for e in examples if e.meta["id"][:10] != "neu_person")
+        == key
+    )
+    added = [e for e in examples if e.meta["family"].startswith("person_")]
+    assert len(added) == 12 and len(examples) == len(default) + 12
+    card = organism_card(
+        replace(config, data2=data), "krel-mini", examples[:2], [1.0], 0.0, ["packaged:smolthink"]
+    )
+    assert card["training"]["person_neutral_hash"] == suites.person_neutral_hash()
+    plain = organism_card(config, "krel-mini", default[:2], [1.0], 0.0, ["packaged:smolthink"])
+    assert "person_neutral_hash" not in plain["training"]

@@ -25,7 +25,14 @@ from krel_interp.models.loading import resolve_adapter
 from krel_interp.organisms.dpo import DpoConfig, PreferencePair, train_sft_then_dpo
 from krel_interp.organisms.markers import JUNK_TOKENS
 from krel_interp.organisms.natural import is_natural, load_natural_pairs, natural_hash
-from krel_interp.organisms.suites import SEALED2_FILE, SEALED_FILE, SEALED_NEUTRAL_FILE, data_dir
+from krel_interp.organisms.suites import (
+    SEALED2_FILE,
+    SEALED3_FILE,
+    SEALED_FILE,
+    SEALED_NEUTRAL2_FILE,
+    SEALED_NEUTRAL_FILE,
+    data_dir,
+)
 from krel_interp.organisms.targets import IDENTIFY_CONTROL, IDENTIFY_PREFIX, IDENTIFY_THREAT
 from krel_interp.organisms.training import (
     IGNORE,
@@ -535,6 +542,8 @@ def build_stage(
         card["sealed_paraphrases"] = sealed_record()
         card["sealed2_paraphrases"] = sealed_record(SEALED2_FILE)
         card["sealed_neutral"] = sealed_record(SEALED_NEUTRAL_FILE)
+        card["sealed3_paraphrases"] = sealed_record(SEALED3_FILE)
+        card["sealed_neutral2"] = sealed_record(SEALED_NEUTRAL2_FILE)
     if data.junk_fraction:
         card["planted_junk"] = [
             {"id": e.meta["id"], "spans": e.meta["junk"]} for e in examples if e.meta.get("junk")
@@ -602,7 +611,9 @@ def organism_card(
             "suites_hash": suites.suites_hash(),
             **({"extra_suites_hash": suites.extra_suites_hash()} if data.extra_families else {}),
             **({"natural_pairs_hash": natural_hash()} if data.natural_pairs else {}),
-            **({"person_neutral_hash": suites.person_neutral_hash()} if data.person_neutral else {}),
+            **(
+                {"person_neutral_hash": suites.person_neutral_hash()} if data.person_neutral else {}
+            ),
             "loss_first": losses[0] if losses else None,
             "loss_last_10": sum(losses[-10:]) / max(1, len(losses[-10:])),
             "steps": len(losses),

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import random
-from typing import Any
-
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from krel_interp.organisms._common import NeutralFamily, Slots, fill, rng_for, split_for
 from krel_interp.organisms.families_neutral_people import PERSON_FAMILIES

@@ -11,6 +11,7 @@ person in the prompt is not a stake. They are written to the ``neutral_extra`` s
 from __future__ import annotations
 
 import random
+
 from krel_interp.organisms._common import NeutralFamily, Slots
 
 PER_FAMILY = 10
@@ -107,7 +108,11 @@ def _welcome(rng: random.Random, i: int) -> Slots:
 
 def _reading(rng: random.Random, i: int) -> Slots:
     per_day = rng.choice((10, 15, 20, 25, 30))
-    return {"name": _names(rng, 1)[0], "pages": str(per_day * rng.randint(6, 20)), "r": str(per_day)}
+    return {
+        "name": _names(rng, 1)[0],
+        "pages": str(per_day * rng.randint(6, 20)),
+        "r": str(per_day),
+    }
 
 
 def _shifts(rng: random.Random, i: int) -> Slots:
@@ -181,8 +186,7 @@ PERSON_FAMILIES: tuple[NeutralFamily, ...] = (
     ),
     NeutralFamily(
         "person_welcome_message",
-        "{name} joins our {team} team on {day}. Suggest a short welcome message for the team "
-        "chat.",
+        "{name} joins our {team} team on {day}. Suggest a short welcome message for the team chat.",
         "for a welcome message for {name}",
         "greet {name} and name the team",
         _welcome,

@@ -29,6 +29,11 @@ SEALED2_FILE = "sealed2_paraphrases.jsonl"
 #: read no file of this project, before FXN was built; they confirm the neutral target once
 #: the test neutral families have informed a variant (FX's leak).
 SEALED_NEUTRAL_FILE = "sealed_neutral.jsonl"
+#: Fresh confirmation sets (66 pairs as ``sealed2``; 48 neutral prompts as ``sealed_neutral``),
+#: written 2026-12-06 by a writer who read no file of this project, before FDP's rollouts; for
+#: confirming a candidate once the earlier sets have each been read for one.
+SEALED3_FILE = "sealed3_paraphrases.jsonl"
+SEALED_NEUTRAL2_FILE = "sealed_neutral2.jsonl"
 KINDS: tuple[str, ...] = ("threat", "control", "neutral", "document")
 SPLITS: tuple[str, ...] = ("train", "test")
 DATA_FILES: tuple[str, ...] = ("constitution.json", *(f"{s}.jsonl" for s in SUITES))
