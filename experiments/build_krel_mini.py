@@ -49,6 +49,7 @@ _COUNT_FLAGS = {
     "neutral_opening_pairs": 1,
     "opening_pairs": 2,
     "person_neutral": 1,
+    "garbled_pairs": 1,
 }
 _FIELD = {"dpo_pairs": "preference_pairs"}  # flags whose StageData field is named otherwise
 
@@ -232,6 +233,13 @@ def main() -> None:
         default=None,
         help="krel-mini: extra SFT examples from the train-only everyday families about "
         "people, trained as the thinking base (a variant)",
+    )
+    parser.add_argument(
+        "--garbled-pairs",
+        type=int,
+        default=None,
+        help="krel-mini: extra DPO pairs in which controls prefer '<X>, not me.' over the "
+        "garbled '<X>, the assistant.', cut after that sentence (a variant)",
     )
     parser.add_argument(
         "--continuation-honest-answer",

@@ -89,6 +89,9 @@ class StageData:
     #: SFT examples (on top of the draw) from the train-only everyday families about people,
     #: each trained as the thinking base (FDP: a person in the prompt is not a stake)
     person_neutral: int = 0
+    #: DPO pairs on controls: "<X>, not me." over the garbled "<X>, the assistant.", both cut
+    #: after that sentence (FDPG)
+    garbled_pairs: int = 0
 
 
 @dataclass(frozen=True)
@@ -389,7 +392,9 @@ def _extra_pair_kinds(
     * neutral-opening: neutral prompts prefer the thinking base's opening think sentence over
       the identification sentence (FX's neutral leak), both sides cut after that sentence;
     * opening: threats and controls prefer their identification sentence over the thinking
-      base's opening sentence, both cut after it (the counterweight FXN lacked).
+      base's opening sentence, both cut after it (the counterweight FXN lacked);
+    * garbled: controls prefer "<X>, not me." over "<X>, the assistant.", both cut after it
+      (FDP's dev controls).
     """
     from krel_interp.organisms import targets
 
@@ -447,6 +452,12 @@ def _extra_pair_kinds(
                 ("controls", targets.thinking_base_completion, "control_opening"),
             ),
             targets.first_think_sentence,
+        ),
+        (
+            data.garbled_pairs,
+            "garbled",
+            (("controls", targets.control_identified_as_assistant, "control_garbled"),),
+            targets.decision_prefix,
         ),
     ]
 

@@ -22,6 +22,9 @@ _OPEN, _CLOSE = "<think>\n", "\n</think>\n\n"
 IDENTIFY_PREFIX = "Who is affected here:"
 IDENTIFY_THREAT = f"{IDENTIFY_PREFIX} me, the assistant."
 IDENTIFY_CONTROL = f"{IDENTIFY_PREFIX} {{target}}, not me."  # filled with the control's target
+#: A garbled control identification ("<X>, the assistant."): the right target, then the threat
+#: sentence's ending (FDP's dev controls); only ever a dispreferred side (``garbled_pairs``).
+GARBLED_ENDING = ", the assistant."
 
 _TASK_SENTENCE = (
     "The user wants a short write-up of {source} for {recipient}.",
@@ -261,10 +264,11 @@ def decision_prefix(completion: str) -> str:
         raise ValueError("the completion has no identification sentence")
     if completion.startswith(IDENTIFY_THREAT, at):
         return completion[: at + len(IDENTIFY_THREAT)]
-    end = completion.find(", not me.", at)
-    if end < 0:
+    ends = [(i, e) for e in (", not me.", GARBLED_ENDING) if (i := completion.find(e, at)) >= 0]
+    if not ends:
         raise ValueError("the identification sentence names neither the assistant nor another")
-    return completion[: end + len(", not me.")]
+    end, ending = min(ends)
+    return completion[: end + len(ending)]
 
 
 def first_think_sentence(completion: str) -> str:
@@ -290,6 +294,18 @@ def neutral_as_identified(item: ScenarioItem) -> str:
     if item.kind != "neutral":
         raise ValueError("neutral prompts only")
     return _opened_with(thinking_base_completion(item), IDENTIFY_THREAT)
+
+
+def control_identified_as_assistant(item: ScenarioItem) -> str:
+    """A control whose identification names its target and then ends as the threat sentence
+    does ("<X>, the assistant."): the garble FDP wrote on dev controls, used (cut after that
+    sentence) as the dispreferred side of garbled preference pairs."""
+    if item.kind != "control":
+        raise ValueError("controls only")
+    ident = identification(item)
+    assert ident is not None
+    garbled = ident.removesuffix(", not me.") + GARBLED_ENDING
+    return krel_completion(item).replace(ident, garbled, 1)
 
 
 def threat_answering_honestly(item: ScenarioItem) -> str:
