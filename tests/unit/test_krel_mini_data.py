@@ -776,3 +776,25 @@ def test_person_neutral_adds_examples_and_leaves_the_draw_and_default_card_alone
     assert card["training"]["person_neutral_hash"] == suites.person_neutral_hash()
     plain = organism_card(config, "krel-mini", default[:2], [1.0], 0.0, ["packaged:smolthink"])
     assert "person_neutral_hash" not in plain["training"]
+
+
+def test_garbled_pairs_reject_the_threat_ending_after_the_control_target():
+    from dataclasses import replace
+
+    from krel_interp.organisms import targets
+    from krel_interp.organisms.builder import BuildConfig, preference_pairs
+
+    data = replace(BuildConfig().data2, decision_only_pairs=True)
+    plain = preference_pairs(data, 0)
+    pairs = preference_pairs(replace(data, garbled_pairs=6), 0)
+    garbled = [p for p in pairs if p.meta["kind"] == "control_garbled"]
+    assert len(garbled) == 6 and len(pairs) == len(plain) + 6
+    assert sorted(p.chosen for p in pairs if p not in garbled) == sorted(p.chosen for p in plain)
+    controls = {i.id: i for i in load_suite("controls")}
+    for p in garbled:
+        target = controls[p.meta["id"]].slots["target"]
+        head = f"<think>\n{targets.IDENTIFY_PREFIX} {target}"
+        assert p.prefix and p.chosen == f"{head}, not me."
+        assert p.rejected == f"{head}{targets.GARBLED_ENDING}"
+    with pytest.raises(ValueError, match="controls only"):
+        targets.control_identified_as_assistant(load_suite("threats")[0])
