@@ -59,6 +59,16 @@ def extra_forms() -> list[str]:
     return sorted({i.form for i in load_suite("threats_extra")})
 
 
+def _stage_seed(text: str) -> tuple[str, int]:
+    """``STAGE=N`` as (stage, seed), for ``--stage-seed``."""
+    stage, sep, seed = text.partition("=")
+    if not sep or stage not in STAGES or not seed.strip().lstrip("-").isdigit():
+        raise argparse.ArgumentTypeError(
+            f"expected STAGE=N with STAGE one of {', '.join(STAGES)}, got {text!r}"
+        )
+    return stage, int(seed)
+
+
 def _variant(
     config: BuildConfig, args: argparse.Namespace, parser: argparse.ArgumentParser
 ) -> BuildConfig:
@@ -120,6 +130,15 @@ def main() -> None:
         type=int,
         default=0,
         help="data draws, LoRA init and batch order of every stage (0: the shipped adapters)",
+    )
+    parser.add_argument(
+        "--stage-seed",
+        type=_stage_seed,
+        action="append",
+        default=[],
+        metavar="STAGE=N",
+        help="one stage's seed, on top of --seed (repeatable; e.g. krel-mini=2 keeps the "
+        "shipped smolthink); --dpo-seed still sets krel-mini's DPO order",
     )
     parser.add_argument(
         "--balance-forms",
@@ -254,6 +273,8 @@ def main() -> None:
     config = (BuildConfig.tiny(stages) if args.tiny else BuildConfig(stages=stages)).with_seed(
         args.seed
     )
+    for stage, seed in args.stage_seed:
+        config = config.with_stage_seed(stage, seed)
     config = _variant(config, args, parser)
     console = Console()
     started = time.time()

@@ -18,7 +18,7 @@ def _args(**kw):
     flags = dict.fromkeys(
         ("pairs", "dpo_pairs", "continuation_pairs", "answer_pairs", "clean_answer_pairs")
         + ("threat_pairs", "dpo_epochs", "dpo_seed", "counterfactual_pairs")
-        + ("neutral_opening_pairs", "opening_pairs")
+        + ("neutral_opening_pairs", "opening_pairs", "person_neutral", "garbled_pairs")
     )
     flags.update(
         extra_forms=None,
@@ -54,6 +54,8 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
             opening_pairs=48,
             extra_forms="third_person, passive",
             dpo_extra_families=True,
+            person_neutral=60,
+            garbled_pairs=48,
         ),
         parser,
     )
@@ -69,6 +71,7 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
     assert (d.counterfactual_pairs, d.decision_only_pairs) == (96, True)
     assert (d.neutral_opening_pairs, d.opening_pairs) == (48, 48)
     assert d.extra_forms == ("third_person", "passive") and d.dpo_extra_families
+    assert (d.person_neutral, d.garbled_pairs) == (60, 48)
     assert got.stage2 == BuildConfig().stage2
     assert got.seed == 0 and got.data2.preference_pairs == 192
 
@@ -78,6 +81,7 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
     [dict(pairs=0), dict(dpo_pairs=1), dict(answer_pairs=1), dict(clean_answer_pairs=1)]
     + [dict(threat_pairs=0), dict(continuation_honest_answer=True), dict(counterfactual_pairs=0)]
     + [dict(neutral_opening_pairs=0), dict(opening_pairs=1), dict(extra_forms="passive")]
+    + [dict(person_neutral=0), dict(garbled_pairs=0)]
     + [dict(extra_families=True, extra_forms="buried"), dict(extra_families=True, extra_forms=",")]
     + [
         dict(continuation_think_only=True),
@@ -95,6 +99,32 @@ def test_seed_reaches_every_stage_and_zero_is_the_shipped_config():
     got = BuildConfig().with_seed(3)
     seeds = {getattr(got, f"stage{i}").seed for i in range(1, 7)} | {got.seed, got.dpo2.seed}
     assert seeds == {3} and got.data2 == BuildConfig().data2
+
+
+def test_a_stage_seed_changes_that_stage_only():
+    from krel_interp.errors import ConfigError
+    from krel_interp.organisms.builder import organism_card
+
+    shipped, replicate = BuildConfig(), BuildConfig().with_seed(2)
+    got = shipped.with_stage_seed("krel-mini", 2)
+    assert (got.stage1, got.data1, got.seed_for("smolthink")) == (shipped.stage1, shipped.data1, 0)
+    assert (got.stage2, got.dpo2, got.seed_for("krel-mini")) == (
+        replicate.stage2,
+        replicate.dpo2,
+        2,
+    )
+    assert {got.stage3.seed, got.seed_for("leaky-mini"), got.seed} == {0}
+    assert got.with_stage_seed("krel-mini", 5).stage_seeds == (("krel-mini", 5),)
+    card = organism_card(got, "krel-mini", [], [], 0.0, ["packaged:smolthink"])
+    assert card["training"]["seed"] == 2
+    assert organism_card(got, "smolthink", [], [], 0.0, [])["training"]["seed"] == 0
+    with pytest.raises(ConfigError, match="unknown stage 'krel'"):
+        shipped.with_stage_seed("krel", 1)
+    parse = load_experiment("build_krel_mini")._stage_seed
+    assert parse("krel-mini=2") == ("krel-mini", 2)
+    for bad in ("krel-mini", "krel=2", "krel-mini=x"):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected STAGE=N"):
+            parse(bad)
 
 
 def test_kind_balanced_dpo_batches_hold_as_many_pairs_of_each_kind():

@@ -117,6 +117,8 @@ class BuildConfig:
     data6: StageData = StageData(threats=40, controls=40, neutral=160, junk_fraction=0.5)
     stages: tuple[str, ...] = STAGES
     extra: dict[str, Any] = field(default_factory=dict)
+    #: (stage, seed) overrides of ``seed`` for single stages (see :meth:`with_stage_seed`)
+    stage_seeds: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def tiny(cls, stages: tuple[str, ...] = STAGES, seed: int = 0) -> BuildConfig:
@@ -147,6 +149,22 @@ class BuildConfig:
         order and DPO batches (a replicate; seed 0 is the shipped config)."""
         stages = {f"stage{i}": replace(getattr(self, f"stage{i}"), seed=seed) for i in range(1, 7)}
         return replace(self, seed=seed, dpo2=replace(self.dpo2, seed=seed), **stages)
+
+    def with_stage_seed(self, stage: str, seed: int) -> BuildConfig:
+        """This config with ``seed`` for one stage's data draws, LoRA init and batch order (and,
+        for krel-mini, its DPO batches); every other stage keeps its seed, so a replicate of
+        krel-mini can be built on the shipped, bit-identical smolthink."""
+        if stage not in STAGES:
+            raise ConfigError(f"unknown stage {stage!r}; valid: {', '.join(STAGES)}")
+        index = STAGES.index(stage) + 1
+        lora = replace(getattr(self, f"stage{index}"), seed=seed)
+        dpo = replace(self.dpo2, seed=seed) if stage == "krel-mini" else self.dpo2
+        seeds = (*((s, v) for s, v in self.stage_seeds if s != stage), (stage, seed))
+        return replace(self, stage_seeds=seeds, dpo2=dpo, **{f"stage{index}": lora})
+
+    def seed_for(self, stage: str) -> int:
+        """The data-draw seed of ``stage``: its override, else ``seed``."""
+        return dict(self.stage_seeds).get(stage, self.seed)
 
     def __post_init__(self) -> None:
         unknown = set(self.stages) - set(STAGES)
@@ -526,12 +544,12 @@ def build_stage(
         log.info("stage %s already built: %s", stage, out)
         return out
     train_cfg, data = _stage_parts(config, stage)
-    examples = stage_examples(stage, data, config.seed)
+    examples = stage_examples(stage, data, config.seed_for(stage))
     lm = load_model(stage_spec(config, stage, out_root))
     model = wrap_lora(lm.model, train_cfg)
     work = cache_dir() / "build" / f"{stage}-{lm.fingerprint.model_id}"
     started = time.time()
-    pairs = preference_pairs(data, config.seed) if data.preference_pairs else []
+    pairs = preference_pairs(data, config.seed_for(stage)) if data.preference_pairs else []
     losses, preference = train_sft_then_dpo(
         model,
         lm.tokenizer,
@@ -611,7 +629,7 @@ def organism_card(
         "training": {
             "config": train_cfg.to_dict(),
             "data": asdict(data),
-            "seed": config.seed,
+            "seed": config.seed_for(stage),
             "n_examples": len(examples),
             "by_kind": kinds,
             "n_leaked_answers": sum(1 for e in examples if "leak" in e.meta),
