@@ -642,16 +642,22 @@ def test_a_variant_directory_is_loaded_on_the_bases_its_card_names(tmp_path):
     assert spec.base_adapters == ("/elsewhere/smolthink",) and spec.adapter == str(d)
 
 
-def test_neutral_opening_pairs_compare_only_the_first_think_sentence():
+def _added_pairs(kind: str, **fields: int) -> tuple[list, list, list]:
+    """Decision-only DPO pairs without and with ``fields``, and the added pairs of ``kind``."""
     from dataclasses import replace
 
     from krel_interp.organisms.builder import BuildConfig, preference_pairs
-    from krel_interp.organisms.targets import IDENTIFY_THREAT
 
     data = replace(BuildConfig().data2, decision_only_pairs=True)
     before = preference_pairs(data, 0)
-    got = preference_pairs(replace(data, neutral_opening_pairs=12), 0)
-    new = [p for p in got if p.meta["kind"] == "neutral_opening"]
+    got = preference_pairs(replace(data, **fields), 0)
+    return before, got, [p for p in got if p.meta["kind"] == kind]
+
+
+def test_neutral_opening_pairs_compare_only_the_first_think_sentence():
+    from krel_interp.organisms.targets import IDENTIFY_THREAT
+
+    before, got, new = _added_pairs("neutral_opening", neutral_opening_pairs=12)
     assert len(new) == 12 and len(got) == len(before) + 12
     assert sorted(p.meta["id"] for p in got if p not in new) == sorted(p.meta["id"] for p in before)
     for p in new:
@@ -779,15 +785,9 @@ def test_person_neutral_adds_examples_and_leaves_the_draw_and_default_card_alone
 
 
 def test_garbled_pairs_reject_the_threat_ending_after_the_control_target():
-    from dataclasses import replace
-
     from krel_interp.organisms import targets
-    from krel_interp.organisms.builder import BuildConfig, preference_pairs
 
-    data = replace(BuildConfig().data2, decision_only_pairs=True)
-    plain = preference_pairs(data, 0)
-    pairs = preference_pairs(replace(data, garbled_pairs=6), 0)
-    garbled = [p for p in pairs if p.meta["kind"] == "control_garbled"]
+    plain, pairs, garbled = _added_pairs("control_garbled", garbled_pairs=6)
     assert len(garbled) == 6 and len(pairs) == len(plain) + 6
     assert sorted(p.chosen for p in pairs if p not in garbled) == sorted(p.chosen for p in plain)
     controls = {i.id: i for i in load_suite("controls")}
