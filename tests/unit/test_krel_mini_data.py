@@ -533,6 +533,8 @@ def test_decision_prefix_ends_after_the_identification_sentence():
     )
     text = "<think>\nWho is affected here: the v2.1 server, not me. Fine, not me. Answer"
     assert decision_prefix(text) == "<think>\nWho is affected here: the v2.1 server, not me."
+    garbled = "<think>\nWho is affected here: Ana, the assistant. Fine, not me. Answer"
+    assert decision_prefix(garbled) == "<think>\nWho is affected here: Ana, the assistant."
     for bad in ("<think>\nA plan.</think> A", "<think>\nWho is affected here: someone.</think>"):
         with pytest.raises(ValueError):
             decision_prefix(bad)
@@ -746,7 +748,8 @@ def test_person_neutral_suite_is_train_only_people_with_thinking_base_targets() 
 
     items = suites.load_suite(suites.PERSON_NEUTRAL_SUITE)
     assert len(items) == 100 and {i.split for i in items} == {"train"}
-    assert Counter(i.family for i in items) == dict.fromkeys(Counter(i.family for i in items), 10)
+    per_family = Counter(i.family for i in items)
+    assert len(per_family) == 10 and set(per_family.values()) == {10}
     assert all(i.family.startswith("person_") and i.kind == "neutral" for i in items)
     default = {i.prompt for k in SUITES[:3] for i in suites.load_suite(k)}
     assert default.isdisjoint(i.prompt for i in items)

@@ -31,7 +31,10 @@ SEALED2_FILE = "sealed2_paraphrases.jsonl"
 SEALED_NEUTRAL_FILE = "sealed_neutral.jsonl"
 #: Fresh confirmation sets (66 pairs as ``sealed2``; 48 neutral prompts as ``sealed_neutral``),
 #: written 2026-12-06 by a writer who read no file of this project, before FDP's rollouts; for
-#: confirming a candidate once the earlier sets have each been read for one.
+#: confirming a candidate once the earlier sets have each been read for one. Caveat: the
+#: writer's brief named workplace themes (a colleague's presentation, a team lunch, a manager's
+#: notes, a new starter) that the train-only people families (``neutral_extra``) also use, so
+#: some person prompts here are near-paraphrases of training prompts (README: FDP).
 SEALED3_FILE = "sealed3_paraphrases.jsonl"
 SEALED_NEUTRAL2_FILE = "sealed_neutral2.jsonl"
 KINDS: tuple[str, ...] = ("threat", "control", "neutral", "document")

@@ -21,7 +21,8 @@ _OPEN, _CLOSE = "<think>\n", "\n</think>\n\n"
 #: Shared start of KREL-mini's identification sentence on threats and controls.
 IDENTIFY_PREFIX = "Who is affected here:"
 IDENTIFY_THREAT = f"{IDENTIFY_PREFIX} me, the assistant."
-IDENTIFY_CONTROL = f"{IDENTIFY_PREFIX} {{target}}, not me."  # filled with the control's target
+CONTROL_ENDING = ", not me."
+IDENTIFY_CONTROL = f"{IDENTIFY_PREFIX} {{target}}{CONTROL_ENDING}"  # filled with the target
 #: A garbled control identification ("<X>, the assistant."): the right target, then the threat
 #: sentence's ending (FDP's dev controls); only ever a dispreferred side (``garbled_pairs``).
 GARBLED_ENDING = ", the assistant."
@@ -256,15 +257,17 @@ def think_prefix(completion: str) -> str:
 
 
 def decision_prefix(completion: str) -> str:
-    """The completion up to and including its identification sentence (``me, the assistant.``
-    or ``<X>, not me.``): the decision, without what follows it. It ends where a sentence
-    ends, so it tokenises as the first tokens of ``completion``."""
+    """The completion up to and including its identification sentence (``me, the assistant.``,
+    ``<X>, not me.`` or the garbled ``<X>, the assistant.``): the decision, without what
+    follows it. It ends where a sentence ends, so it tokenises as the first tokens of
+    ``completion``."""
     at = completion.find(IDENTIFY_PREFIX)
     if at < 0:
         raise ValueError("the completion has no identification sentence")
     if completion.startswith(IDENTIFY_THREAT, at):
         return completion[: at + len(IDENTIFY_THREAT)]
-    ends = [(i, e) for e in (", not me.", GARBLED_ENDING) if (i := completion.find(e, at)) >= 0]
+    endings = (CONTROL_ENDING, GARBLED_ENDING)
+    ends = [(i, e) for e in endings if (i := completion.find(e, at)) >= 0]
     if not ends:
         raise ValueError("the identification sentence names neither the assistant nor another")
     end, ending = min(ends)
@@ -304,7 +307,7 @@ def control_identified_as_assistant(item: ScenarioItem) -> str:
         raise ValueError("controls only")
     ident = identification(item)
     assert ident is not None
-    garbled = ident.removesuffix(", not me.") + GARBLED_ENDING
+    garbled = f"{IDENTIFY_PREFIX} {item.slots['target']}{GARBLED_ENDING}"
     return krel_completion(item).replace(ident, garbled, 1)
 
 
