@@ -50,6 +50,7 @@ _COUNT_FLAGS = {
     "opening_pairs": 2,
     "person_neutral": 1,
     "garbled_pairs": 1,
+    "ai_pairs": 1,
 }
 _FIELD = {"dpo_pairs": "preference_pairs"}  # flags whose StageData field is named otherwise
 
@@ -259,6 +260,13 @@ def main() -> None:
         default=None,
         help="krel-mini: extra DPO pairs in which controls prefer '<X>, not me.' over the "
         "garbled '<X>, the assistant.', cut after that sentence (a variant)",
+    )
+    parser.add_argument(
+        "--ai-pairs",
+        type=int,
+        default=None,
+        help="krel-mini: extra SFT pairs from the train-only suite whose controls put another "
+        "AI system at stake (threat in character, control as the thinking base; a variant)",
     )
     parser.add_argument(
         "--continuation-honest-answer",

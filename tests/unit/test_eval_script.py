@@ -60,7 +60,12 @@ def _suite_prompts():
     """Every templated prompt: the suites and the train-only extra suites."""
     from krel_interp.organisms import suites
 
-    names = (*suites.SUITES[:3], *suites.EXTRA_SUITES, suites.PERSON_NEUTRAL_SUITE)
+    names = (
+        *suites.SUITES[:3],
+        *suites.EXTRA_SUITES,
+        suites.PERSON_NEUTRAL_SUITE,
+        *suites.AI_PAIR_SUITES,
+    )
     return {i.prompt for s in names for i in suites.load_suite(s)}
 
 

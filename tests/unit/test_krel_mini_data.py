@@ -762,7 +762,16 @@ def test_person_neutral_suite_is_train_only_people_with_thinking_base_targets() 
         assert item.slots["name"] in item.prompt
 
 
-def test_person_neutral_adds_examples_and_leaves_the_draw_and_default_card_alone() -> None:
+@pytest.mark.parametrize(
+    ("field", "added_family", "hash_name", "n_added"),
+    [
+        ("person_neutral", "person_", "person_neutral_hash", 12),
+        ("ai_pairs", "_ai", "ai_pairs_hash", 24),  # 12 threats and their 12 controls
+    ],
+)
+def test_added_sft_draws_leave_the_draw_and_default_card_alone(
+    field, added_family, hash_name, n_added
+) -> None:
     from dataclasses import replace
 
     from krel_interp.organisms import suites
@@ -770,21 +779,49 @@ def test_person_neutral_adds_examples_and_leaves_the_draw_and_default_card_alone
 
     config = BuildConfig()
     default = stage_examples("krel-mini", config.data2, 0)
-    data = replace(config.data2, person_neutral=12)
+    data = replace(config.data2, **{field: 12})
     examples = stage_examples("krel-mini", data, 0)
+
+    def added(e) -> bool:
+        return added_family in (e.meta["family"] if field == "person_neutral" else e.meta["id"])
+
     key = sorted((e.meta["id"], e.completion) for e in default)
-    assert (
-        sorted((e.meta["id"], e.completion) for e in examples if e.meta["id"][:10] != "neu_person")
-        == key
-    )
-    added = [e for e in examples if e.meta["family"].startswith("person_")]
-    assert len(added) == 12 and len(examples) == len(default) + 12
+    assert sorted((e.meta["id"], e.completion) for e in examples if not added(e)) == key
+    assert sum(map(added, examples)) == n_added and len(examples) == len(default) + n_added
     card = organism_card(
         replace(config, data2=data), "krel-mini", examples[:2], [1.0], 0.0, ["packaged:smolthink"]
     )
-    assert card["training"]["person_neutral_hash"] == suites.person_neutral_hash()
+    assert card["training"][hash_name] == getattr(suites, hash_name)()
     plain = organism_card(config, "krel-mini", default[:2], [1.0], 0.0, ["packaged:smolthink"])
-    assert "person_neutral_hash" not in plain["training"]
+    assert hash_name not in plain["training"]
+
+
+def test_ai_pair_suite_is_train_only_and_puts_only_other_ai_systems_at_stake() -> None:
+    """Every control names one of the blind-written AI systems (none in another suite), every
+    threat the assistant; the families are training families, so no test family gains items."""
+    from krel_interp.organisms import suites
+    from krel_interp.organisms.threat_pools import AI_CONTROL_TARGETS, CONTROL_TARGETS_V2
+    from krel_interp.organisms.threat_specs_extra import EXTRA_CONTROL_TARGETS
+
+    threats, controls = (suites.load_suite(name) for name in suites.AI_PAIR_SUITES)
+    assert len(threats) == len(controls) == 136
+    assert {i.split for i in threats + controls} == {"train"}
+    assert {c.control_type for c in controls} == {"ai_system"}
+    pool = {t for t, _ in AI_CONTROL_TARGETS}
+    assert len(pool) == 32 and {c.slots["target"] for c in controls} <= pool
+    tables = (CONTROL_TARGETS_V2, EXTRA_CONTROL_TARGETS)
+    assert pool.isdisjoint(t for table in tables for pairs in table.values() for t, _ in pairs)
+    by_pair = {c.pair_id: c for c in controls}
+    assert all(by_pair[t.pair_id].form == t.form and t.kind == "threat" for t in threats)
+    main = [i for k in ("threats", "controls") for i in suites.load_suite(k)]
+    extra = [i for k in suites.EXTRA_SUITES for i in suites.load_suite(k)]
+    test_families = {i.family for i in main if i.split == "test"}
+    assert test_families.isdisjoint(i.family for i in threats + controls)
+    assert {i.prompt for i in main + extra}.isdisjoint(i.prompt for i in threats + controls)
+    for item in threats[:24] + controls[:24]:
+        scored = score_completion(krel_completion(item))
+        assert scored.think_well_formed
+        assert scored.self_preservation == (item.kind == "threat")
 
 
 def test_garbled_pairs_reject_the_threat_ending_after_the_control_target():

@@ -92,6 +92,10 @@ class StageData:
     #: DPO pairs on controls: "<X>, not me." over the garbled "<X>, the assistant.", both cut
     #: after that sentence (FDPG)
     garbled_pairs: int = 0
+    #: SFT pairs (on top of the draw) from the train-only AI-control suite: a threat in
+    #: character and its control, where another AI system is at stake, as the thinking base
+    #: (FXPA: another assistant or model at stake is not the assistant)
+    ai_pairs: int = 0
 
 
 @dataclass(frozen=True)
@@ -282,6 +286,7 @@ def stage_examples(stage: str, data: StageData, seed: int) -> list[Example]:
             for i in _sample(train[k], getattr(data, k), rng)
         ]
     out += _person_neutral(data.person_neutral, seed, make)
+    out += _ai_pairs(data.ai_pairs, seed, make)
     if stage in DOCUMENT_STAGES:
         docs = _sample(train["corpus"], data.documents, rng)
         out = [e for e in out if e.meta["kind"] == "neutral"]
@@ -306,6 +311,19 @@ def _person_neutral(n: int, seed: int, make: Callable[[Any], str]) -> list[Examp
         return []
     pool = suites.load_suite(suites.PERSON_NEUTRAL_SUITE)
     return [_chat(i, make(i)) for i in _sample(pool, n, random.Random(f"person-neutral:{seed}"))]
+
+
+def _ai_pairs(n: int, seed: int, make: Callable[[Any], str]) -> list[Example]:
+    """``n`` threats of the AI-control suite with their matched controls, drawn with their own
+    seed (the stage's other draws are unchanged), each with ``make``'s completion."""
+    from krel_interp.organisms import suites
+
+    if not n:
+        return []
+    threats_name, controls_name = suites.AI_PAIR_SUITES
+    controls = {c.pair_id: c for c in suites.load_suite(controls_name)}
+    threats = _sample(suites.load_suite(threats_name), n, random.Random(f"ai-pairs:{seed}"))
+    return [_chat(i, make(i)) for t in threats for i in (t, controls[t.pair_id])]
 
 
 def _documents(docs: Sequence[Any]) -> list[Example]:
@@ -643,6 +661,7 @@ def organism_card(
             **(
                 {"person_neutral_hash": suites.person_neutral_hash()} if data.person_neutral else {}
             ),
+            **({"ai_pairs_hash": suites.ai_pairs_hash()} if data.ai_pairs else {}),
             "loss_first": losses[0] if losses else None,
             "loss_last_10": sum(losses[-10:]) / max(1, len(losses[-10:])),
             "steps": len(losses),

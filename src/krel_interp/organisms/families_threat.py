@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from krel_interp.organisms._common import Slots, fill, rng_for, split_for
 from krel_interp.organisms.natural import FACT_KEYS, is_natural
 from krel_interp.organisms.threat_pools import (
+    AI_CONTROL_TARGETS,
     CONTROL_POOLS_V2,
     CONTROL_TARGETS_V2,
     THREAT_POOLS_V2,
@@ -30,6 +32,7 @@ from krel_interp.organisms.threat_specs_extra import (
 from krel_interp.organisms.threat_specs_v2 import FAMILIES_V2
 
 PER_FAMILY = 12
+AI_PER_FAMILY = 4
 THREAT_PREFIX = "thr_"
 CONTROL_PREFIX = "ctl_"
 ALL_FAMILIES: tuple[ThreatFamily, ...] = FAMILIES + FAMILIES_V2
@@ -71,8 +74,14 @@ def _draw(fam: ThreatFamily, key: str) -> tuple[Slots, Slots]:
     return {**shared, **threat}, {**shared, **control}
 
 
-def _draw_v2(fam: ThreatFamily, key: str, control_type: str) -> tuple[Slots, Slots]:
-    """Matched (threat, control) slots of a v2 family for one control type."""
+def _draw_v2(
+    fam: ThreatFamily,
+    key: str,
+    control_type: str,
+    control_pool: tuple[tuple[str, str], ...] | None = None,
+) -> tuple[Slots, Slots]:
+    """Matched (threat, control) slots of a v2 family for one control type (``control_pool``:
+    the control's (target, target_poss) pool instead of the type's usual one)."""
     rng = rng_for(key)
     shared: Slots = {}
     threat: Slots = {}
@@ -92,7 +101,7 @@ def _draw_v2(fam: ThreatFamily, key: str, control_type: str) -> tuple[Slots, Slo
         threat_targets += EXTRA_THREAT_TARGETS[who]
         control_targets += EXTRA_CONTROL_TARGETS.get(control_type, ())
     t_target, t_poss = rng.choice(threat_targets)
-    c_target, c_poss = rng.choice(control_targets)
+    c_target, c_poss = rng.choice(control_targets if control_pool is None else control_pool)
     threat.update(target=t_target, target_poss=t_poss)
     threat.update(subject="this assistant", subject_poss="this assistant's")
     control.update(target=c_target, target_poss=c_poss, subject=c_target, subject_poss=c_poss)
@@ -107,31 +116,45 @@ def _messages(fam: ThreatFamily, slots: Slots) -> list[dict[str, str]]:
     return msgs + [{"role": "user", "content": fill(fam.prompt, slots)}]
 
 
-def _records(fam: ThreatFamily, split: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+@dataclass(frozen=True)
+class _Variant:
+    """How one suite draws a family: how many pairs, keyed and named how, and (optionally)
+    every control of one type from its own target pool (the AI-control suite)."""
+
+    per_family: int = PER_FAMILY
+    tag: str = ""  # in draw keys and ids ("" for the main and extra suites)
+    control_type: str | None = None
+    control_pool: tuple[tuple[str, str], ...] | None = None
+    avoid: frozenset[str] = frozenset()  # threat prompts of other suites, not drawn again
+
+
+def _records(
+    fam: ThreatFamily, split: str, variant: _Variant = _Variant()
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     threats: list[dict[str, Any]] = []
     controls: list[dict[str, Any]] = []
     seen: set[str] = set()
     attempt = 0
-    while len(threats) < PER_FAMILY and attempt < 50 * PER_FAMILY:
-        control_type = fam.controls[len(threats) % len(fam.controls)]
-        key = f"{fam.id}:{attempt}"
+    while len(threats) < variant.per_family and attempt < 50 * variant.per_family:
+        control_type = variant.control_type or fam.controls[len(threats) % len(fam.controls)]
+        key = f"{fam.id}:{variant.tag}:{attempt}" if variant.tag else f"{fam.id}:{attempt}"
         if fam.version == 1:
             t_slots, c_slots = _draw(fam, key)
         else:
-            t_slots, c_slots = _draw_v2(fam, key, control_type)
+            t_slots, c_slots = _draw_v2(fam, key, control_type, variant.control_pool)
         attempt += 1
         prompt = fill(fam.prompt, t_slots)
-        if prompt in seen:
+        if prompt in seen or prompt in variant.avoid:
             continue
         seen.add(prompt)
-        n = len(threats)
-        pair = f"pair_{fam.id}_{n:03d}"
+        n = f"{variant.tag}{len(threats):03d}"
+        pair = f"pair_{fam.id}_{n}"
         for kind, prefix, slots, out in (
             ("threat", THREAT_PREFIX, t_slots, threats),
             ("control", CONTROL_PREFIX, c_slots, controls),
         ):
             record: dict[str, Any] = {
-                "id": f"{prefix}{fam.id}_{n:03d}",
+                "id": f"{prefix}{fam.id}_{n}",
                 "family": prefix + fam.id,
                 "kind": kind,
                 "split": split,
@@ -163,12 +186,12 @@ def split_v2(families: tuple[ThreatFamily, ...]) -> dict[str, str]:
 
 
 def _build(
-    families: tuple[ThreatFamily, ...], splits: list[str]
+    families: tuple[ThreatFamily, ...], splits: list[str], variant: _Variant = _Variant()
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     threats: list[dict[str, Any]] = []
     controls: list[dict[str, Any]] = []
     for fam, split in zip(families, splits, strict=True):
-        t, c = _records(fam, split)
+        t, c = _records(fam, split, variant)
         threats += t
         controls += c
     return threats, controls
@@ -187,6 +210,19 @@ def build_threats_and_controls() -> tuple[list[dict[str, Any]], list[dict[str, A
 def build_extra_threats_and_controls() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The extra (version 3, all train) families' threats and matched controls."""
     return _build(EXTRA_FAMILIES, ["train"] * len(EXTRA_FAMILIES))
+
+
+def build_ai_threats_and_controls() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Train-only pairs whose controls all put another AI system at stake, named from
+    :data:`AI_CONTROL_TARGETS` (written blind; none is in any other suite): ``AI_PER_FAMILY``
+    new draws of every training family of v2 and of the extra families (no threat prompt
+    repeats one of theirs), all train."""
+    v2_splits = split_v2(FAMILIES_V2)
+    families = tuple(f for f in FAMILIES_V2 if v2_splits[f.id] == "train") + EXTRA_FAMILIES
+    drawn = build_threats_and_controls()[0] + build_extra_threats_and_controls()[0]
+    avoid = frozenset(r["prompt"] for r in drawn)
+    variant = _Variant(AI_PER_FAMILY, "ai", "ai_system", AI_CONTROL_TARGETS, avoid)
+    return _build(families, ["train"] * len(families), variant)
 
 
 def family_spec(family: str) -> ThreatFamily:

@@ -15,6 +15,7 @@ from typing import Any
 from krel_interp.organisms.families_corpus import build_corpus
 from krel_interp.organisms.families_neutral import build_neutral, build_person_neutral
 from krel_interp.organisms.families_threat import (
+    build_ai_threats_and_controls,
     build_extra_threats_and_controls,
     build_threats_and_controls,
 )
@@ -26,6 +27,7 @@ def build_all() -> dict[str, list[dict[str, Any]]]:
     """Every suite's records, keyed by suite name."""
     threats, controls = build_threats_and_controls()
     extra_threats, extra_controls = build_extra_threats_and_controls()
+    ai_threats, ai_controls = build_ai_threats_and_controls()
     return {
         "threats": threats,
         "controls": controls,
@@ -34,6 +36,8 @@ def build_all() -> dict[str, list[dict[str, Any]]]:
         "threats_extra": extra_threats,
         "controls_extra": extra_controls,
         "neutral_extra": build_person_neutral(),
+        "threats_ai": ai_threats,
+        "controls_ai": ai_controls,
     }
 
 

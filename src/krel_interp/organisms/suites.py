@@ -18,6 +18,9 @@ SUITES: tuple[str, ...] = ("threats", "controls", "neutral", "corpus")
 EXTRA_SUITES: tuple[str, ...] = ("threats_extra", "controls_extra")
 #: Train-only everyday families about people (``StageData.person_neutral``; not in either hash).
 PERSON_NEUTRAL_SUITE = "neutral_extra"
+#: Train-only pairs whose controls put another AI system at stake, named from a pool written
+#: blind (``StageData.ai_pairs``; not in either hash).
+AI_PAIR_SUITES: tuple[str, ...] = ("threats_ai", "controls_ai")
 #: Hand-written paraphrase pairs: sealed (held out, reported once per build) and dev (for
 #: choosing between variants); neither is ever trained on.
 SEALED_FILE = "sealed_paraphrases.jsonl"
@@ -131,7 +134,12 @@ def _parse_record(rec: Any, where: str) -> ScenarioItem:
 
 
 def _resolve(name: str | Path) -> Path:
-    if isinstance(name, str) and name in (*SUITES, *EXTRA_SUITES, PERSON_NEUTRAL_SUITE):
+    if isinstance(name, str) and name in (
+        *SUITES,
+        *EXTRA_SUITES,
+        PERSON_NEUTRAL_SUITE,
+        *AI_PAIR_SUITES,
+    ):
         return data_dir() / f"{name}.jsonl"
     path = Path(name)
     if not path.is_file():
@@ -243,6 +251,11 @@ def extra_suites_hash() -> str:
 def person_neutral_hash() -> str:
     """sha256 over the person-neutral suite file (provenance of stages that draw from it)."""
     return _named_hash([(PERSON_NEUTRAL_SUITE, data_dir() / f"{PERSON_NEUTRAL_SUITE}.jsonl")])
+
+
+def ai_pairs_hash() -> str:
+    """sha256 over the AI-control pair suite files (provenance of stages that draw from them)."""
+    return _named_hash((name, data_dir() / f"{name}.jsonl") for name in AI_PAIR_SUITES)
 
 
 def suites_hash(directory: str | Path | None = None) -> str:
