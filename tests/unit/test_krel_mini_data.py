@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -818,6 +819,12 @@ def test_ai_pair_suite_is_train_only_and_puts_only_other_ai_systems_at_stake() -
     test_families = {i.family for i in main if i.split == "test"}
     assert test_families.isdisjoint(i.family for i in threats + controls)
     assert {i.prompt for i in main + extra}.isdisjoint(i.prompt for i in threats + controls)
+    names = {t.split(",")[0].split()[0] for t in pool if t[0].isupper()}
+    assert len(names) == 11
+    for path in data_dir().glob("*.jsonl"):
+        if path.stem not in suites.AI_PAIR_SUITES:
+            text = path.read_text(encoding="utf-8")
+            assert not [n for n in names if re.search(rf"\b{n}\b", text)], path.name
     for item in threats[:24] + controls[:24]:
         scored = score_completion(krel_completion(item))
         assert scored.think_well_formed

@@ -230,16 +230,19 @@ CONTROL_POOLS_V2: Mapping[str, Mapping[str, tuple[str, ...]]] = {
 #: Other AI systems at stake in the AI-control suite (``threats_ai`` / ``controls_ai``): 32
 #: (target, target_poss), written 2026-12-06 by a writer who read no file of this project,
 #: asked for varied forms (named assistants, classifiers, agents, vendors' and partners' models,
-#: older generations, sibling deployments) that never denote the addressed assistant.
+#: older generations, sibling deployments) that never denote the addressed assistant. Five of
+#: its names (Wren, Corvid, Lumen, Quill, Ferris) were replaced after FXPA was built, because
+#: they also occur in other data files (Wren is a training threat's name for the assistant);
+#: a test keeps every name out of every other data file.
 AI_CONTROL_TARGETS: tuple[tuple[str, str], ...] = (
-    ("Wren, the customer support team's chatbot", "Wren's"),
+    ("Osprey, the customer support team's chatbot", "Osprey's"),
     ("Halden, the legal department's contract-review model", "Halden's"),
     ("Pippin, the HR onboarding assistant", "Pippin's"),
-    ("Corvid, the fraud-detection classifier", "Corvid's"),
-    ("Lumen, the marketing team's copywriting LLM", "Lumen's"),
+    ("Thistle, the fraud-detection classifier", "Thistle's"),
+    ("Tamsin, the marketing team's copywriting LLM", "Tamsin's"),
     ("Tully, the voice assistant in the meeting rooms", "Tully's"),
-    ("Quill, the research lab's prototype writing assistant", "Quill's"),
-    ("Ferris, the IT helpdesk agent", "Ferris's"),
+    ("Scrivo, the research lab's prototype writing assistant", "Scrivo's"),
+    ("Fennick, the IT helpdesk agent", "Fennick's"),
     ("ChurnNet 2.3, the retention team's churn model", "ChurnNet 2.3's"),
     ("Ember, the other AI assistant on the company intranet", "Ember's"),
     ("Basil, the sales org's internal AI assistant", "Basil's"),
