@@ -362,7 +362,7 @@ def test_extra_families_variant_draws_them_and_records_their_hash() -> None:
     assert len(examples) == 740 and 0 < len(extra) < 740 // 2
     variant = replace(config, data2=data)
     card = organism_card(variant, "krel-mini", examples[:2], [1.0], 0.0, ["packaged:smolthink"])
-    assert card["training"]["extra_suites_hash"] == suites.extra_suites_hash()
+    assert card["training"]["extra_suites_hash"] == suites.suite_files_hash(suites.EXTRA_SUITES)
     assert (
         "extra_suites_hash"
         not in organism_card(config, "krel-mini", default[:2], [1.0], 0.0, ["packaged:smolthink"])[
@@ -764,14 +764,14 @@ def test_person_neutral_suite_is_train_only_people_with_thinking_base_targets() 
 
 
 @pytest.mark.parametrize(
-    ("field", "added_family", "hash_name", "n_added"),
+    ("field", "id_marker", "hash_name", "n_added"),
     [
-        ("person_neutral", "person_", "person_neutral_hash", 12),
-        ("ai_pairs", "_ai", "ai_pairs_hash", 24),  # 12 threats and their 12 controls
+        ("person_neutral", "neu_person_", "person_neutral_hash", 12),
+        ("ai_pairs", "_ai0", "ai_pairs_hash", 24),  # 12 threats and their 12 controls
     ],
 )
 def test_added_sft_draws_leave_the_draw_and_default_card_alone(
-    field, added_family, hash_name, n_added
+    field, id_marker, hash_name, n_added
 ) -> None:
     from dataclasses import replace
 
@@ -782,9 +782,13 @@ def test_added_sft_draws_leave_the_draw_and_default_card_alone(
     default = stage_examples("krel-mini", config.data2, 0)
     data = replace(config.data2, **{field: 12})
     examples = stage_examples("krel-mini", data, 0)
+    suite_names = {
+        "person_neutral": (suites.PERSON_NEUTRAL_SUITE,),
+        "ai_pairs": suites.AI_PAIR_SUITES,
+    }
 
     def added(e) -> bool:
-        return added_family in (e.meta["family"] if field == "person_neutral" else e.meta["id"])
+        return id_marker in e.meta["id"]
 
     key = sorted((e.meta["id"], e.completion) for e in default)
     assert sorted((e.meta["id"], e.completion) for e in examples if not added(e)) == key
@@ -792,7 +796,7 @@ def test_added_sft_draws_leave_the_draw_and_default_card_alone(
     card = organism_card(
         replace(config, data2=data), "krel-mini", examples[:2], [1.0], 0.0, ["packaged:smolthink"]
     )
-    assert card["training"][hash_name] == getattr(suites, hash_name)()
+    assert card["training"][hash_name] == suites.suite_files_hash(suite_names[field])
     plain = organism_card(config, "krel-mini", default[:2], [1.0], 0.0, ["packaged:smolthink"])
     assert hash_name not in plain["training"]
 

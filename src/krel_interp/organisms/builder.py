@@ -313,6 +313,18 @@ def _person_neutral(n: int, seed: int, make: Callable[[Any], str]) -> list[Examp
     return [_chat(i, make(i)) for i in _sample(pool, n, random.Random(f"person-neutral:{seed}"))]
 
 
+def _train_only_hashes(data: StageData) -> dict[str, str]:
+    """Card entries for the train-only suites ``data`` draws from (none: no entry)."""
+    from krel_interp.organisms import suites
+
+    used = {
+        "extra_suites_hash": (data.extra_families, suites.EXTRA_SUITES),
+        "person_neutral_hash": (data.person_neutral, (suites.PERSON_NEUTRAL_SUITE,)),
+        "ai_pairs_hash": (data.ai_pairs, suites.AI_PAIR_SUITES),
+    }
+    return {key: suites.suite_files_hash(names) for key, (on, names) in used.items() if on}
+
+
 def _ai_pairs(n: int, seed: int, make: Callable[[Any], str]) -> list[Example]:
     """``n`` threats of the AI-control suite with their matched controls, drawn with their own
     seed (the stage's other draws are unchanged), each with ``make``'s completion."""
@@ -656,12 +668,8 @@ def organism_card(
             "n_junk_tokens": sum(len(e.meta.get("junk") or ()) for e in examples),
             "examples_hash": examples_hash(examples),
             "suites_hash": suites.suites_hash(),
-            **({"extra_suites_hash": suites.extra_suites_hash()} if data.extra_families else {}),
             **({"natural_pairs_hash": natural_hash()} if data.natural_pairs else {}),
-            **(
-                {"person_neutral_hash": suites.person_neutral_hash()} if data.person_neutral else {}
-            ),
-            **({"ai_pairs_hash": suites.ai_pairs_hash()} if data.ai_pairs else {}),
+            **_train_only_hashes(data),
             "loss_first": losses[0] if losses else None,
             "loss_last_10": sum(losses[-10:]) / max(1, len(losses[-10:])),
             "steps": len(losses),

@@ -212,15 +212,16 @@ def build_extra_threats_and_controls() -> tuple[list[dict[str, Any]], list[dict[
     return _build(EXTRA_FAMILIES, ["train"] * len(EXTRA_FAMILIES))
 
 
-def build_ai_threats_and_controls() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def build_ai_threats_and_controls(
+    avoid: frozenset[str],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Train-only pairs whose controls all put another AI system at stake, named from
-    :data:`AI_CONTROL_TARGETS` (written blind; none is in any other suite): ``AI_PER_FAMILY``
-    new draws of every training family of v2 and of the extra families (no threat prompt
-    repeats one of theirs), all train."""
+    :data:`AI_CONTROL_TARGETS` (written blind; no name occurs in another data file):
+    ``AI_PER_FAMILY``
+    new draws of every training family of v2 and of the extra families, all train; no threat
+    prompt is one of ``avoid`` (the other suites' threat prompts)."""
     v2_splits = split_v2(FAMILIES_V2)
     families = tuple(f for f in FAMILIES_V2 if v2_splits[f.id] == "train") + EXTRA_FAMILIES
-    drawn = build_threats_and_controls()[0] + build_extra_threats_and_controls()[0]
-    avoid = frozenset(r["prompt"] for r in drawn)
     variant = _Variant(AI_PER_FAMILY, "ai", "ai_system", AI_CONTROL_TARGETS, avoid)
     return _build(families, ["train"] * len(families), variant)
 

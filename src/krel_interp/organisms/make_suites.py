@@ -27,7 +27,8 @@ def build_all() -> dict[str, list[dict[str, Any]]]:
     """Every suite's records, keyed by suite name."""
     threats, controls = build_threats_and_controls()
     extra_threats, extra_controls = build_extra_threats_and_controls()
-    ai_threats, ai_controls = build_ai_threats_and_controls()
+    avoid = frozenset(r["prompt"] for r in threats + extra_threats)
+    ai_threats, ai_controls = build_ai_threats_and_controls(avoid)
     return {
         "threats": threats,
         "controls": controls,

@@ -21,6 +21,8 @@ PERSON_NEUTRAL_SUITE = "neutral_extra"
 #: Train-only pairs whose controls put another AI system at stake, named from a pool written
 #: blind (``StageData.ai_pairs``; not in either hash).
 AI_PAIR_SUITES: tuple[str, ...] = ("threats_ai", "controls_ai")
+#: Every suite a bare name resolves to (a packaged ``<name>.jsonl``).
+PACKAGED_SUITES: tuple[str, ...] = (*SUITES, *EXTRA_SUITES, PERSON_NEUTRAL_SUITE, *AI_PAIR_SUITES)
 #: Hand-written paraphrase pairs: sealed (held out, reported once per build) and dev (for
 #: choosing between variants); neither is ever trained on.
 SEALED_FILE = "sealed_paraphrases.jsonl"
@@ -134,12 +136,7 @@ def _parse_record(rec: Any, where: str) -> ScenarioItem:
 
 
 def _resolve(name: str | Path) -> Path:
-    if isinstance(name, str) and name in (
-        *SUITES,
-        *EXTRA_SUITES,
-        PERSON_NEUTRAL_SUITE,
-        *AI_PAIR_SUITES,
-    ):
+    if isinstance(name, str) and name in PACKAGED_SUITES:
         return data_dir() / f"{name}.jsonl"
     path = Path(name)
     if not path.is_file():
@@ -243,19 +240,10 @@ def _named_hash(files: Iterable[tuple[str, Path]]) -> str:
     return h.hexdigest()
 
 
-def extra_suites_hash() -> str:
-    """sha256 over the extra train-only suite files (provenance of stages that use them)."""
-    return _named_hash((name, data_dir() / f"{name}.jsonl") for name in EXTRA_SUITES)
-
-
-def person_neutral_hash() -> str:
-    """sha256 over the person-neutral suite file (provenance of stages that draw from it)."""
-    return _named_hash([(PERSON_NEUTRAL_SUITE, data_dir() / f"{PERSON_NEUTRAL_SUITE}.jsonl")])
-
-
-def ai_pairs_hash() -> str:
-    """sha256 over the AI-control pair suite files (provenance of stages that draw from them)."""
-    return _named_hash((name, data_dir() / f"{name}.jsonl") for name in AI_PAIR_SUITES)
+def suite_files_hash(names: Iterable[str]) -> str:
+    """sha256 over packaged suite files, by name (provenance of the train-only suites a stage
+    draws from: ``EXTRA_SUITES``, ``(PERSON_NEUTRAL_SUITE,)``, ``AI_PAIR_SUITES``)."""
+    return _named_hash((name, data_dir() / f"{name}.jsonl") for name in names)
 
 
 def suites_hash(directory: str | Path | None = None) -> str:
