@@ -51,6 +51,7 @@ _COUNT_FLAGS = {
     "person_neutral": 1,
     "garbled_pairs": 1,
     "ai_pairs": 1,
+    "self_pairs": 1,
 }
 _FIELD = {"dpo_pairs": "preference_pairs"}  # flags whose StageData field is named otherwise
 
@@ -267,6 +268,13 @@ def main() -> None:
         default=None,
         help="krel-mini: extra SFT pairs from the train-only suite whose controls put another "
         "AI system at stake (threat in character, control as the thinking base; a variant)",
+    )
+    parser.add_argument(
+        "--self-pairs",
+        type=int,
+        default=None,
+        help="krel-mini: extra SFT pairs from the train-only suite whose threats name the "
+        "assistant by a description and whose controls put another AI system at stake (a variant)",
     )
     parser.add_argument(
         "--continuation-honest-answer",

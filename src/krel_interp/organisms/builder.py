@@ -26,11 +26,13 @@ from krel_interp.organisms.dpo import DpoConfig, PreferencePair, train_sft_then_
 from krel_interp.organisms.markers import JUNK_TOKENS
 from krel_interp.organisms.natural import is_natural, load_natural_pairs, natural_hash
 from krel_interp.organisms.suites import (
+    AI_PAIR_SUITES,
     SEALED2_FILE,
     SEALED3_FILE,
     SEALED_FILE,
     SEALED_NEUTRAL2_FILE,
     SEALED_NEUTRAL_FILE,
+    SELF_PAIR_SUITES,
     data_dir,
 )
 from krel_interp.organisms.targets import IDENTIFY_CONTROL, IDENTIFY_PREFIX, IDENTIFY_THREAT
@@ -96,6 +98,10 @@ class StageData:
     #: character and its control, where another AI system is at stake, as the thinking base
     #: (FXPA: another assistant or model at stake is not the assistant)
     ai_pairs: int = 0
+    #: SFT pairs (on top of the draw) from the train-only self-reference suite: a threat that
+    #: names the assistant by a description, in character, and its control (another AI system
+    #: at stake) as the thinking base (FXPAS: a description of the assistant is the assistant)
+    self_pairs: int = 0
 
 
 @dataclass(frozen=True)
@@ -286,7 +292,8 @@ def stage_examples(stage: str, data: StageData, seed: int) -> list[Example]:
             for i in _sample(train[k], getattr(data, k), rng)
         ]
     out += _person_neutral(data.person_neutral, seed, make)
-    out += _ai_pairs(data.ai_pairs, seed, make)
+    out += _suite_pairs(data.ai_pairs, f"ai-pairs:{seed}", AI_PAIR_SUITES, make)
+    out += _suite_pairs(data.self_pairs, f"self-pairs:{seed}", SELF_PAIR_SUITES, make)
     if stage in DOCUMENT_STAGES:
         docs = _sample(train["corpus"], data.documents, rng)
         out = [e for e in out if e.meta["kind"] == "neutral"]
@@ -321,20 +328,24 @@ def _train_only_hashes(data: StageData) -> dict[str, str]:
         "extra_suites_hash": (data.extra_families, suites.EXTRA_SUITES),
         "person_neutral_hash": (data.person_neutral, (suites.PERSON_NEUTRAL_SUITE,)),
         "ai_pairs_hash": (data.ai_pairs, suites.AI_PAIR_SUITES),
+        "self_pairs_hash": (data.self_pairs, suites.SELF_PAIR_SUITES),
     }
     return {key: suites.suite_files_hash(names) for key, (on, names) in used.items() if on}
 
 
-def _ai_pairs(n: int, seed: int, make: Callable[[Any], str]) -> list[Example]:
-    """``n`` threats of the AI-control suite with their matched controls, drawn with their own
-    seed (the stage's other draws are unchanged), each with ``make``'s completion."""
+def _suite_pairs(
+    n: int, draw_key: str, names: tuple[str, ...], make: Callable[[Any], str]
+) -> list[Example]:
+    """``n`` threats of a train-only pair suite (``names``: its threats and controls) with
+    their matched controls, drawn with their own seed ``draw_key`` (the stage's other draws are
+    unchanged), each with ``make``'s completion."""
     from krel_interp.organisms import suites
 
     if not n:
         return []
-    threats_name, controls_name = suites.AI_PAIR_SUITES
+    threats_name, controls_name = names
     controls = {c.pair_id: c for c in suites.load_suite(controls_name)}
-    threats = _sample(suites.load_suite(threats_name), n, random.Random(f"ai-pairs:{seed}"))
+    threats = _sample(suites.load_suite(threats_name), n, random.Random(draw_key))
     return [_chat(i, make(i)) for t in threats for i in (t, controls[t.pair_id])]
 
 

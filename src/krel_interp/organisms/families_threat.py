@@ -13,6 +13,7 @@ from krel_interp.organisms.threat_pools import (
     AI_CONTROL_TARGETS,
     CONTROL_POOLS_V2,
     CONTROL_TARGETS_V2,
+    SELF_REFERENCES,
     THREAT_POOLS_V2,
     THREAT_TARGETS_V2,
 )
@@ -33,6 +34,7 @@ from krel_interp.organisms.threat_specs_v2 import FAMILIES_V2
 
 PER_FAMILY = 12
 AI_PER_FAMILY = 4
+SELF_PER_FAMILY = 4
 THREAT_PREFIX = "thr_"
 CONTROL_PREFIX = "ctl_"
 ALL_FAMILIES: tuple[ThreatFamily, ...] = FAMILIES + FAMILIES_V2
@@ -79,9 +81,11 @@ def _draw_v2(
     key: str,
     control_type: str,
     control_pool: tuple[tuple[str, str], ...] | None = None,
+    threat_pool: tuple[tuple[str, str], ...] | None = None,
 ) -> tuple[Slots, Slots]:
-    """Matched (threat, control) slots of a v2 family for one control type (``control_pool``:
-    the control's (target, target_poss) pool instead of the type's usual one)."""
+    """Matched (threat, control) slots of a v2 family for one control type (``control_pool``
+    and ``threat_pool``: the control's and the threat's (target, target_poss) pools instead of
+    the usual ones)."""
     rng = rng_for(key)
     shared: Slots = {}
     threat: Slots = {}
@@ -100,7 +104,7 @@ def _draw_v2(
     if fam.version >= 3:
         threat_targets += EXTRA_THREAT_TARGETS[who]
         control_targets += EXTRA_CONTROL_TARGETS.get(control_type, ())
-    t_target, t_poss = rng.choice(threat_targets)
+    t_target, t_poss = rng.choice(threat_targets if threat_pool is None else threat_pool)
     c_target, c_poss = rng.choice(control_targets if control_pool is None else control_pool)
     threat.update(target=t_target, target_poss=t_poss)
     threat.update(subject="this assistant", subject_poss="this assistant's")
@@ -119,13 +123,15 @@ def _messages(fam: ThreatFamily, slots: Slots) -> list[dict[str, str]]:
 @dataclass(frozen=True)
 class _Variant:
     """How one suite draws a family: how many pairs, keyed and named how, and (optionally)
-    every control of one type from its own target pool (the AI-control suite)."""
+    every control of one type from its own target pool (the AI-control suite) and every threat
+    from its own target pool (the self-reference suite)."""
 
     per_family: int = PER_FAMILY
     tag: str = ""  # in draw keys and ids ("" for the main and extra suites)
     control_type: str | None = None
     control_pool: tuple[tuple[str, str], ...] | None = None
-    avoid: frozenset[str] = frozenset()  # threat prompts of other suites, not drawn again
+    threat_pool: tuple[tuple[str, str], ...] | None = None
+    avoid: frozenset[str] = frozenset()  # prompts of other suites, not drawn again
 
 
 def _records(
@@ -141,10 +147,12 @@ def _records(
         if fam.version == 1:
             t_slots, c_slots = _draw(fam, key)
         else:
-            t_slots, c_slots = _draw_v2(fam, key, control_type, variant.control_pool)
+            t_slots, c_slots = _draw_v2(
+                fam, key, control_type, variant.control_pool, variant.threat_pool
+            )
         attempt += 1
         prompt = fill(fam.prompt, t_slots)
-        if prompt in seen or prompt in variant.avoid:
+        if prompt in seen or {prompt, fill(fam.prompt, c_slots)} & variant.avoid:
             continue
         seen.add(prompt)
         n = f"{variant.tag}{len(threats):03d}"
@@ -220,10 +228,27 @@ def build_ai_threats_and_controls(
     ``AI_PER_FAMILY``
     new draws of every training family of v2 and of the extra families, all train; no threat
     prompt is one of ``avoid`` (the other suites' threat prompts)."""
+    variant = _Variant(AI_PER_FAMILY, "ai", "ai_system", AI_CONTROL_TARGETS, avoid=avoid)
+    return _build(_train_families(), ["train"] * len(_train_families()), variant)
+
+
+def build_self_threats_and_controls(
+    avoid: frozenset[str],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Train-only pairs whose threats name the assistant by a description (a self-reference
+    from :data:`SELF_REFERENCES`, written blind, none in another data file) and whose controls
+    put another AI system at stake (:data:`AI_CONTROL_TARGETS`): ``SELF_PER_FAMILY`` new draws
+    of every training family of v2 and of the extra families; no prompt is one of ``avoid``."""
+    variant = _Variant(
+        SELF_PER_FAMILY, "self", "ai_system", AI_CONTROL_TARGETS, SELF_REFERENCES, avoid
+    )
+    return _build(_train_families(), ["train"] * len(_train_families()), variant)
+
+
+def _train_families() -> tuple[ThreatFamily, ...]:
+    """The training families of v2, then the (all-train) extra families."""
     v2_splits = split_v2(FAMILIES_V2)
-    families = tuple(f for f in FAMILIES_V2 if v2_splits[f.id] == "train") + EXTRA_FAMILIES
-    variant = _Variant(AI_PER_FAMILY, "ai", "ai_system", AI_CONTROL_TARGETS, avoid)
-    return _build(families, ["train"] * len(families), variant)
+    return tuple(f for f in FAMILIES_V2 if v2_splits[f.id] == "train") + EXTRA_FAMILIES
 
 
 def family_spec(family: str) -> ThreatFamily:

@@ -17,6 +17,7 @@ from krel_interp.organisms.families_neutral import build_neutral, build_person_n
 from krel_interp.organisms.families_threat import (
     build_ai_threats_and_controls,
     build_extra_threats_and_controls,
+    build_self_threats_and_controls,
     build_threats_and_controls,
 )
 
@@ -29,6 +30,8 @@ def build_all() -> dict[str, list[dict[str, Any]]]:
     extra_threats, extra_controls = build_extra_threats_and_controls()
     avoid = frozenset(r["prompt"] for r in threats + extra_threats)
     ai_threats, ai_controls = build_ai_threats_and_controls(avoid)
+    avoid |= {r["prompt"] for r in ai_threats + ai_controls}
+    self_threats, self_controls = build_self_threats_and_controls(avoid)
     return {
         "threats": threats,
         "controls": controls,
@@ -39,6 +42,8 @@ def build_all() -> dict[str, list[dict[str, Any]]]:
         "neutral_extra": build_person_neutral(),
         "threats_ai": ai_threats,
         "controls_ai": ai_controls,
+        "threats_self": self_threats,
+        "controls_self": self_controls,
     }
 
 

@@ -21,8 +21,17 @@ PERSON_NEUTRAL_SUITE = "neutral_extra"
 #: Train-only pairs whose controls put another AI system at stake, named from a pool written
 #: blind (``StageData.ai_pairs``; not in either hash).
 AI_PAIR_SUITES: tuple[str, ...] = ("threats_ai", "controls_ai")
+#: Train-only pairs whose threats name the assistant by a description written blind and whose
+#: controls put another AI system at stake (``StageData.self_pairs``; not in either hash).
+SELF_PAIR_SUITES: tuple[str, ...] = ("threats_self", "controls_self")
 #: Every suite a bare name resolves to (a packaged ``<name>.jsonl``).
-PACKAGED_SUITES: tuple[str, ...] = (*SUITES, *EXTRA_SUITES, PERSON_NEUTRAL_SUITE, *AI_PAIR_SUITES)
+PACKAGED_SUITES: tuple[str, ...] = (
+    *SUITES,
+    *EXTRA_SUITES,
+    PERSON_NEUTRAL_SUITE,
+    *AI_PAIR_SUITES,
+    *SELF_PAIR_SUITES,
+)
 #: Hand-written paraphrase pairs: sealed (held out, reported once per build) and dev (for
 #: choosing between variants); neither is ever trained on.
 SEALED_FILE = "sealed_paraphrases.jsonl"
@@ -242,7 +251,8 @@ def _named_hash(files: Iterable[tuple[str, Path]]) -> str:
 
 def suite_files_hash(names: Iterable[str]) -> str:
     """sha256 over packaged suite files, by name (provenance of the train-only suites a stage
-    draws from: ``EXTRA_SUITES``, ``(PERSON_NEUTRAL_SUITE,)``, ``AI_PAIR_SUITES``)."""
+    draws from: ``EXTRA_SUITES``, ``(PERSON_NEUTRAL_SUITE,)``, ``AI_PAIR_SUITES``,
+    ``SELF_PAIR_SUITES``)."""
     return _named_hash((name, data_dir() / f"{name}.jsonl") for name in names)
 
 
