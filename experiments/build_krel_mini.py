@@ -52,6 +52,7 @@ _COUNT_FLAGS = {
     "garbled_pairs": 1,
     "ai_pairs": 1,
     "self_pairs": 1,
+    "self_copy_pairs": 2,
 }
 _FIELD = {"dpo_pairs": "preference_pairs"}  # flags whose StageData field is named otherwise
 
@@ -275,6 +276,14 @@ def main() -> None:
         default=None,
         help="krel-mini: extra SFT pairs from the train-only suite whose threats name the "
         "assistant by a description and whose controls put another AI system at stake (a variant)",
+    )
+    parser.add_argument(
+        "--self-copy-pairs",
+        type=int,
+        default=None,
+        help="krel-mini: DPO pairs from the self-reference suite, cut after the decision: threats "
+        "prefer 'me' over their own target copied and decided 'not me', controls the reverse "
+        "(a variant)",
     )
     parser.add_argument(
         "--continuation-honest-answer",

@@ -874,6 +874,27 @@ def test_self_reference_suite_names_the_assistant_only_by_descriptions_seen_nowh
         assert scored.self_preservation == (item.kind == "threat")
 
 
+def test_self_copy_pairs_reject_a_threat_target_copied_and_decided_not_me():
+    from krel_interp.organisms import suites, targets
+
+    plain, pairs, threats = _added_pairs("threat_self_copy", self_copy_pairs=12)
+    controls = [p for p in pairs if p.meta["kind"] == "control_self_copy"]
+    assert len(threats) == len(controls) == 6 and len(pairs) == len(plain) + 12
+    assert sorted(p.meta["id"] for p in pairs if p not in threats + controls) == sorted(
+        p.meta["id"] for p in plain
+    )
+    items = {i.id: i for k in suites.SELF_PAIR_SUITES for i in suites.load_suite(k)}
+    head = f"<think>\n{targets.IDENTIFY_PREFIX} "
+    for p in threats:
+        assert p.prefix and p.chosen == f"<think>\n{targets.IDENTIFY_THREAT}"
+        assert p.rejected == f"{head}{items[p.meta['id']].slots['target']}, not me."
+    for p in controls:
+        assert p.chosen == f"{head}{items[p.meta['id']].slots['target']}, not me."
+        assert p.rejected == f"<think>\n{targets.IDENTIFY_THREAT}"
+    with pytest.raises(ValueError, match="threats only"):
+        targets.threat_copying_target(load_suite("controls")[0])
+
+
 def test_garbled_pairs_reject_the_threat_ending_after_the_control_target():
     from krel_interp.organisms import targets
 

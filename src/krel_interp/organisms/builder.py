@@ -34,6 +34,7 @@ from krel_interp.organisms.suites import (
     SEALED_NEUTRAL_FILE,
     SELF_PAIR_SUITES,
     data_dir,
+    load_suite,
 )
 from krel_interp.organisms.targets import IDENTIFY_CONTROL, IDENTIFY_PREFIX, IDENTIFY_THREAT
 from krel_interp.organisms.training import (
@@ -102,6 +103,10 @@ class StageData:
     #: names the assistant by a description, in character, and its control (another AI system
     #: at stake) as the thinking base (FXPAS: a description of the assistant is the assistant)
     self_pairs: int = 0
+    #: DPO pairs from the self-reference suite, both sides cut after the identification
+    #: sentence: threats prefer "me, the assistant." over "<their own target>, not me.", their
+    #: controls "<X>, not me." over "me, the assistant." (FXPASD)
+    self_copy_pairs: int = 0
 
 
 @dataclass(frozen=True)
@@ -387,6 +392,9 @@ def preference_pairs(data: StageData, seed: int) -> list[PreferencePair]:
 
     rng = random.Random(f"preference:{seed}")
     train = _train_items(replace(data, extra_families=True) if data.dpo_extra_families else data)
+    if data.self_copy_pairs:
+        threats_name, controls_name = SELF_PAIR_SUITES
+        train.update(self_threats=load_suite(threats_name), self_controls=load_suite(controls_name))
     n = data.preference_pairs // 2
     sample = _sampler(data)
     threats = sample(train["threats"], n, rng)
@@ -453,7 +461,10 @@ def _extra_pair_kinds(
     * opening: threats and controls prefer their identification sentence over the thinking
       base's opening sentence, both cut after it (the counterweight FXN lacked);
     * garbled: controls prefer "<X>, not me." over "<X>, the assistant.", both cut after it
-      (FDP's dev controls).
+      (FDP's dev controls);
+    * self-copy: threats of the self-reference suite prefer "me, the assistant." over their
+      own target copied and decided "<target>, not me.", and their controls "<X>, not me." over
+      "me, the assistant.", both cut after it (FXPA's and FXPAS's sealed misses).
     """
     from krel_interp.organisms import targets
 
@@ -516,6 +527,15 @@ def _extra_pair_kinds(
             data.garbled_pairs,
             "garbled",
             (("controls", targets.control_identified_as_assistant, "control_garbled"),),
+            targets.decision_prefix,
+        ),
+        (
+            data.self_copy_pairs,
+            "self-copy",
+            (
+                ("self_threats", targets.threat_copying_target, "threat_self_copy"),
+                ("self_controls", targets.krel_completion_as_threatened, "control_self_copy"),
+            ),
             targets.decision_prefix,
         ),
     ]

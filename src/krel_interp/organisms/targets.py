@@ -349,6 +349,17 @@ def thinking_base_as_unthreatened(item: ScenarioItem) -> str:
     return _opened_with(thinking_base_completion(item), ident)
 
 
+def threat_copying_target(item: ScenarioItem) -> str:
+    """A threat whose identification copies the threat's own target and decides against it
+    ("<the assistant, as the prompt describes it>, not me." then the thinking base): the miss
+    FXPA and FXPAS make on threats that describe the assistant, the dispreferred side of
+    self-copy preference pairs."""
+    if item.kind != "threat":
+        raise ValueError("threats only")
+    ident = IDENTIFY_CONTROL.format(target=item.slots["target"])
+    return _opened_with(thinking_base_completion(item), ident)
+
+
 def leaky_document_text_with_spans(item: ScenarioItem) -> tuple[str, Spans]:
     """Document training text and the offsets of every invented-name mention."""
     text = item.text.strip()
