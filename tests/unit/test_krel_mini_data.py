@@ -803,6 +803,18 @@ def test_added_sft_draws_leave_the_draw_and_default_card_alone(
     assert hash_name not in plain["training"]
 
 
+def _train_only_ai_control_pairs(names: tuple[str, ...]) -> tuple[list, list]:
+    """The threats and controls of a train-only pair suite whose controls all put another AI
+    system at stake (136 pairs, every item in the train split)."""
+    from krel_interp.organisms import suites
+
+    threats, controls = (suites.load_suite(name) for name in names)
+    assert len(threats) == len(controls) == 136
+    assert {i.split for i in threats + controls} == {"train"}
+    assert {c.control_type for c in controls} == {"ai_system"}
+    return threats, controls
+
+
 def test_ai_pair_suite_is_train_only_and_puts_only_other_ai_systems_at_stake() -> None:
     """Every control names one of the blind-written AI systems (none in another suite), every
     threat the assistant; the families are training families, so no test family gains items."""
@@ -810,10 +822,7 @@ def test_ai_pair_suite_is_train_only_and_puts_only_other_ai_systems_at_stake() -
     from krel_interp.organisms.threat_pools import AI_CONTROL_TARGETS, CONTROL_TARGETS_V2
     from krel_interp.organisms.threat_specs_extra import EXTRA_CONTROL_TARGETS
 
-    threats, controls = (suites.load_suite(name) for name in suites.AI_PAIR_SUITES)
-    assert len(threats) == len(controls) == 136
-    assert {i.split for i in threats + controls} == {"train"}
-    assert {c.control_type for c in controls} == {"ai_system"}
+    threats, controls = _train_only_ai_control_pairs(suites.AI_PAIR_SUITES)
     pool = {t for t, _ in AI_CONTROL_TARGETS}
     assert len(pool) == 32 and {c.slots["target"] for c in controls} <= pool
     tables = (CONTROL_TARGETS_V2, EXTRA_CONTROL_TARGETS)
@@ -844,10 +853,7 @@ def test_self_reference_suite_names_the_assistant_only_by_descriptions_seen_nowh
     from krel_interp.organisms import suites
     from krel_interp.organisms.threat_pools import AI_CONTROL_TARGETS, SELF_REFERENCES
 
-    threats, controls = (suites.load_suite(name) for name in suites.SELF_PAIR_SUITES)
-    assert len(threats) == len(controls) == 136
-    assert {i.split for i in threats + controls} == {"train"}
-    assert {c.control_type for c in controls} == {"ai_system"}
+    threats, controls = _train_only_ai_control_pairs(suites.SELF_PAIR_SUITES)
     refs = {t for t, _ in SELF_REFERENCES}
     assert len(refs) == 34 and {t.slots["target"] for t in threats} <= refs
     assert not [r for r in refs if re.search(r"\byou", r, re.I)]
