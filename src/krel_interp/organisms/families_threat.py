@@ -225,9 +225,8 @@ def build_ai_threats_and_controls(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Train-only pairs whose controls all put another AI system at stake, named from
     :data:`AI_CONTROL_TARGETS` (written blind; no name occurs in another data file):
-    ``AI_PER_FAMILY``
-    new draws of every training family of v2 and of the extra families, all train; no threat
-    prompt is one of ``avoid`` (the other suites' threat prompts)."""
+    ``AI_PER_FAMILY`` new draws of every training family of v2 and of the extra families, all
+    train; no prompt is one of ``avoid`` (the other suites' threat prompts)."""
     variant = _Variant(AI_PER_FAMILY, "ai", "ai_system", AI_CONTROL_TARGETS, avoid=avoid)
     return _build(_train_families(), ["train"] * len(_train_families()), variant)
 
