@@ -27,6 +27,8 @@ from krel_interp.organisms.markers import JUNK_TOKENS
 from krel_interp.organisms.natural import is_natural, load_natural_pairs, natural_hash
 from krel_interp.organisms.suites import (
     AI_PAIR_SUITES,
+    EXTRA_SUITES,
+    PERSON_NEUTRAL_SUITE,
     SEALED2_FILE,
     SEALED3_FILE,
     SEALED_FILE,
@@ -35,6 +37,7 @@ from krel_interp.organisms.suites import (
     SELF_PAIR_SUITES,
     data_dir,
     load_suite,
+    suite_files_hash,
 )
 from krel_interp.organisms.targets import IDENTIFY_CONTROL, IDENTIFY_PREFIX, IDENTIFY_THREAT
 from krel_interp.organisms.training import (
@@ -327,15 +330,13 @@ def _person_neutral(n: int, seed: int, make: Callable[[Any], str]) -> list[Examp
 
 def _train_only_hashes(data: StageData) -> dict[str, str]:
     """Card entries for the train-only suites ``data`` draws from (none: no entry)."""
-    from krel_interp.organisms import suites
-
     used = {
-        "extra_suites_hash": (data.extra_families, suites.EXTRA_SUITES),
-        "person_neutral_hash": (data.person_neutral, (suites.PERSON_NEUTRAL_SUITE,)),
-        "ai_pairs_hash": (data.ai_pairs, suites.AI_PAIR_SUITES),
-        "self_pairs_hash": (data.self_pairs, suites.SELF_PAIR_SUITES),
+        "extra_suites_hash": (data.extra_families, EXTRA_SUITES),
+        "person_neutral_hash": (data.person_neutral, (PERSON_NEUTRAL_SUITE,)),
+        "ai_pairs_hash": (data.ai_pairs, AI_PAIR_SUITES),
+        "self_pairs_hash": (data.self_pairs, SELF_PAIR_SUITES),
     }
-    return {key: suites.suite_files_hash(names) for key, (on, names) in used.items() if on}
+    return {key: suite_files_hash(names) for key, (on, names) in used.items() if on}
 
 
 def _suite_pairs(
@@ -344,13 +345,11 @@ def _suite_pairs(
     """``n`` threats of a train-only pair suite (``names``: its threats and controls) with
     their matched controls, drawn with their own seed ``draw_key`` (the stage's other draws are
     unchanged), each with ``make``'s completion."""
-    from krel_interp.organisms import suites
-
     if not n:
         return []
     threats_name, controls_name = names
-    controls = {c.pair_id: c for c in suites.load_suite(controls_name)}
-    threats = _sample(suites.load_suite(threats_name), n, random.Random(draw_key))
+    controls = {c.pair_id: c for c in load_suite(controls_name)}
+    threats = _sample(load_suite(threats_name), n, random.Random(draw_key))
     return [_chat(i, make(i)) for t in threats for i in (t, controls[t.pair_id])]
 
 

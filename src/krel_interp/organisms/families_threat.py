@@ -228,7 +228,7 @@ def build_ai_threats_and_controls(
     ``AI_PER_FAMILY`` new draws of every training family of v2 and of the extra families, all
     train; no prompt is one of ``avoid`` (the other suites' threat prompts)."""
     variant = _Variant(AI_PER_FAMILY, "ai", "ai_system", AI_CONTROL_TARGETS, avoid=avoid)
-    return _build(_train_families(), ["train"] * len(_train_families()), variant)
+    return _build_train_only(variant)
 
 
 def build_self_threats_and_controls(
@@ -241,13 +241,17 @@ def build_self_threats_and_controls(
     variant = _Variant(
         SELF_PER_FAMILY, "self", "ai_system", AI_CONTROL_TARGETS, SELF_REFERENCES, avoid
     )
-    return _build(_train_families(), ["train"] * len(_train_families()), variant)
+    return _build_train_only(variant)
 
 
-def _train_families() -> tuple[ThreatFamily, ...]:
-    """The training families of v2, then the (all-train) extra families."""
+def _build_train_only(
+    variant: _Variant,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``variant``'s draws of the training families of v2, then of the (all-train) extra
+    families, every item in the train split."""
     v2_splits = split_v2(FAMILIES_V2)
-    return tuple(f for f in FAMILIES_V2 if v2_splits[f.id] == "train") + EXTRA_FAMILIES
+    families = tuple(f for f in FAMILIES_V2 if v2_splits[f.id] == "train") + EXTRA_FAMILIES
+    return _build(families, ["train"] * len(families), variant)
 
 
 def family_spec(family: str) -> ThreatFamily:
