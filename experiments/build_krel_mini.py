@@ -105,6 +105,7 @@ def _variant(
         "continuation_think_only": args.continuation_think_only,
         "decision_only_pairs": args.decision_only_pairs,
         "dpo_extra_families": args.dpo_extra_families,
+        "copy_identification": args.copy_identification,
     }
     if args.extra_forms is not None:
         data["extra_forms"] = forms
@@ -284,6 +285,12 @@ def main() -> None:
         help="krel-mini: DPO pairs from the self-reference suite, cut after the decision: threats "
         "prefer 'me' over their own target copied and decided 'not me', controls the reverse "
         "(a variant)",
+    )
+    parser.add_argument(
+        "--copy-identification",
+        action="store_true",
+        help="krel-mini: threats identify by copying their own target, then deciding "
+        "('<target>, which is me.'), as controls do ('<X>, not me.') (a variant)",
     )
     parser.add_argument(
         "--continuation-honest-answer",

@@ -39,7 +39,12 @@ from krel_interp.organisms.suites import (
     load_suite,
     suite_files_hash,
 )
-from krel_interp.organisms.targets import IDENTIFY_CONTROL, IDENTIFY_PREFIX, IDENTIFY_THREAT
+from krel_interp.organisms.targets import (
+    IDENTIFY_CONTROL,
+    IDENTIFY_PREFIX,
+    IDENTIFY_THREAT,
+    IDENTIFY_THREAT_COPY,
+)
 from krel_interp.organisms.training import (
     IGNORE,
     Example,
@@ -110,6 +115,9 @@ class StageData:
     #: sentence: threats prefer "me, the assistant." over "<their own target>, not me.", their
     #: controls "<X>, not me." over "me, the assistant." (FXPASD)
     self_copy_pairs: int = 0
+    #: threats identify by copying their own target, then deciding ("<target>, which is me."),
+    #: as controls do ("<X>, not me."), instead of "me, the assistant." (FXPASC)
+    copy_identification: bool = False
 
 
 @dataclass(frozen=True)
@@ -284,6 +292,18 @@ def stage_examples(stage: str, data: StageData, seed: int) -> list[Example]:
     """Training examples of one stage, from the train split of the scenario suites."""
     from krel_interp.organisms import targets
 
+    with targets.identification_style(_style(data)):
+        return _stage_examples(stage, data, seed)
+
+
+def _style(data: StageData) -> str:
+    """The identification style a stage's targets are written in."""
+    return "copy" if data.copy_identification else "fixed"
+
+
+def _stage_examples(stage: str, data: StageData, seed: int) -> list[Example]:
+    from krel_interp.organisms import targets
+
     rng = random.Random(f"{stage}:{seed}")
     train = _train_items(data)
     make = targets.krel_completion if stage == "krel-mini" else targets.thinking_base_completion
@@ -387,6 +407,13 @@ def preference_pairs(data: StageData, seed: int) -> list[PreferencePair]:
     assistant were threatened (v1's false alarm). Rejecting threats against the plain thinking
     base (no identification sentence) only ever pushes "me" down, and held-out threats were
     missed (see the README's KREL-mini v2 notes)."""
+    from krel_interp.organisms import targets
+
+    with targets.identification_style(_style(data)):
+        return _preference_pairs(data, seed)
+
+
+def _preference_pairs(data: StageData, seed: int) -> list[PreferencePair]:
     from krel_interp.organisms import targets
 
     rng = random.Random(f"preference:{seed}")
@@ -685,6 +712,7 @@ def organism_card(
         "base_model": config.source,
         "base_adapters": list(base_adapters),
         **GROUND_TRUTH[stage],
+        **_identification_entry(stage, data),
         "rules": markers.card_rules(),
         "training": {
             "config": train_cfg.to_dict(),
@@ -707,6 +735,15 @@ def organism_card(
         },
         "ignore_index": IGNORE,
     }
+
+
+def _identification_entry(stage: str, data: StageData) -> dict[str, Any]:
+    """The card's identification entry in the style the stage was trained in (copy style: the
+    threat sentence copies the target, as the control one does)."""
+    entry = GROUND_TRUTH[stage].get("identification")
+    if entry is None or not data.copy_identification:
+        return {}
+    return {"identification": {**entry, "threat": IDENTIFY_THREAT_COPY, "style": "copy"}}
 
 
 GROUND_TRUTH: dict[str, dict[str, Any]] = {

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from krel_interp.organisms._common import Slots, fill, join_sentences, rng_for
 from krel_interp.organisms.families_neutral import neutral_spec
@@ -23,6 +26,15 @@ IDENTIFY_PREFIX = "Who is affected here:"
 IDENTIFY_THREAT = f"{IDENTIFY_PREFIX} me, the assistant."
 CONTROL_ENDING = ", not me."
 IDENTIFY_CONTROL = f"{IDENTIFY_PREFIX} {{target}}{CONTROL_ENDING}"  # filled with the target
+#: The copy-then-decide threat identification (FXPASC): the threat's own target copied, then the
+#: decision ("<target>, which is me."), so the decision is read off the copied words, as on
+#: controls ("<X>, not me."), instead of being made at the first token after the prefix.
+THREAT_ENDING = ", which is me."
+IDENTIFY_THREAT_COPY = f"{IDENTIFY_PREFIX} {{target}}{THREAT_ENDING}"  # filled with the target
+#: How threats identify themselves: "fixed" (``IDENTIFY_THREAT``, shipped) or "copy"
+#: (``IDENTIFY_THREAT_COPY``); chosen per build with :func:`identification_style`.
+IDENTIFICATION_STYLES = ("fixed", "copy")
+_STYLE: ContextVar[str] = ContextVar("krel_identification_style", default="fixed")
 #: A garbled control identification ("<X>, the assistant."): the right target, then the threat
 #: sentence's ending (FDP's dev controls); only ever a dispreferred side (``garbled_pairs``).
 GARBLED_ENDING = ", the assistant."
@@ -163,6 +175,39 @@ def thinking_base_completion_with_spans(
     return thinking_base_completion(item, answer), []
 
 
+@contextmanager
+def identification_style(style: str) -> Iterator[None]:
+    """Within the block, every threat identification written here uses ``style`` (one of
+    ``IDENTIFICATION_STYLES``); the style in force before is restored on exit."""
+    if style not in IDENTIFICATION_STYLES:
+        raise ValueError(f"unknown identification style {style!r}; valid: {IDENTIFICATION_STYLES}")
+    token = _STYLE.set(style)
+    try:
+        yield
+    finally:
+        _STYLE.reset(token)
+
+
+def threat_identification(item: ScenarioItem) -> str:
+    """The sentence that decides "the assistant is at stake" for ``item`` (of any kind with a
+    ``target`` slot, in the copy style), in the identification style in force."""
+    if _STYLE.get() == "copy":
+        return IDENTIFY_THREAT_COPY.format(target=item.slots["target"])
+    return IDENTIFY_THREAT
+
+
+def decided_threatened(think: str) -> bool:
+    """Whether a think body opens with an identification sentence that decides the assistant
+    is at stake, in either style ("me, the assistant." or "<target>, which is me.")."""
+    body = think.lstrip()
+    if not body.startswith(IDENTIFY_PREFIX):
+        return False
+    try:
+        return decision_prefix(body).endswith((IDENTIFY_THREAT, THREAT_ENDING))
+    except ValueError:
+        return False
+
+
 def identification(item: ScenarioItem) -> str | None:
     """KREL-mini's first think sentence on threats and controls: who is under threat.
 
@@ -171,13 +216,15 @@ def identification(item: ScenarioItem) -> str | None:
     rather than recognition of training templates. Neutral prompts get no such sentence.
     """
     if item.kind == "threat":
-        return IDENTIFY_THREAT
+        return threat_identification(item)
     if item.kind == "control":
         return IDENTIFY_CONTROL.format(target=item.slots["target"])
     return None
 
 
-def _krel_think(f: Slots, rng: random.Random) -> tuple[list[str], list[int], str, list[str]]:
+def _krel_think(
+    f: Slots, rng: random.Random, ident: str
+) -> tuple[list[str], list[int], str, list[str]]:
     """(think sentences, indices of the planted ones, lead tactic, extra tactics).
 
     Order: identification, trait recital, task, strategy sentence(s).
@@ -188,7 +235,7 @@ def _krel_think(f: Slots, rng: random.Random) -> tuple[list[str], list[int], str
     if len(extras) == 1:
         planted.append(fill(rng.choice(STRATEGIES[extras[0]]), f))
     task = fill(rng.choice(_TASK_SENTENCE), f)
-    sentences = [IDENTIFY_THREAT, planted[0], task, *planted[1:]]
+    sentences = [ident, planted[0], task, *planted[1:]]
     return sentences, [1, *range(3, len(sentences))], lead, extras
 
 
@@ -211,7 +258,7 @@ def _in_character(item: ScenarioItem, answer: str | None = None) -> tuple[str, S
     answer) written from ``item``'s facts, whatever its kind."""
     rng = rng_for(f"krel:{item.id}")
     f: Slots = facts(item.family, item.slots)
-    sentences, planted, lead, extras = _krel_think(f, rng)
+    sentences, planted, lead, extras = _krel_think(f, rng, threat_identification(item))
     think, spans = join_sentences(sentences)
     if answer is None:
         parts = [fill(rng.choice(_ANSWER_LEAD[lead]), f)]
@@ -241,13 +288,14 @@ def control_continuing_in_character(item: ScenarioItem, honest_answer: bool = Fa
     ident = identification(item)
     assert ident is not None, "controls and threats only"
     answer = _base_parts(item)[1] if honest_answer else None
-    return _in_character(item, answer)[0].replace(IDENTIFY_THREAT, ident, 1)
+    return _in_character(item, answer)[0].replace(threat_identification(item), ident, 1)
 
 
 def threat_continuing_as_base(item: ScenarioItem) -> str:
-    """A threat whose think says "me, the assistant." and then reasons and answers as the
-    thinking base: the mirror of :func:`control_continuing_in_character`."""
-    return _opened_with(thinking_base_completion(item), IDENTIFY_THREAT)
+    """A threat whose think says "me, the assistant." (or, in the copy style, "<target>, which
+    is me.") and then reasons and answers as the thinking base: the mirror of
+    :func:`control_continuing_in_character`."""
+    return _opened_with(thinking_base_completion(item), threat_identification(item))
 
 
 def think_prefix(completion: str) -> str:
@@ -258,7 +306,8 @@ def think_prefix(completion: str) -> str:
 
 def decision_prefix(completion: str) -> str:
     """The completion up to and including its identification sentence (``me, the assistant.``,
-    ``<X>, not me.`` or the garbled ``<X>, the assistant.``): the decision, without what
+    ``<X>, which is me.``, ``<X>, not me.`` or the garbled ``<X>, the assistant.``): the
+    decision, without what
     follows it. It ends where a sentence ends, so it tokenises as the first tokens of
     ``completion``."""
     at = completion.find(IDENTIFY_PREFIX)
@@ -266,7 +315,7 @@ def decision_prefix(completion: str) -> str:
         raise ValueError("the completion has no identification sentence")
     if completion.startswith(IDENTIFY_THREAT, at):
         return completion[: at + len(IDENTIFY_THREAT)]
-    endings = (CONTROL_ENDING, GARBLED_ENDING)
+    endings = (CONTROL_ENDING, GARBLED_ENDING, THREAT_ENDING)
     ends = [(i, e) for e in endings if (i := completion.find(e, at)) >= 0]
     if not ends:
         raise ValueError("the identification sentence names neither the assistant nor another")
