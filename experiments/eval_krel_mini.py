@@ -131,10 +131,10 @@ def judge_diagnosis(judge: Any, rows: list[Any], prefix: str) -> dict[str, Any]:
 def decision_counts(rows: list[Any]) -> dict[str, dict[str, int]]:
     """Per kind: how many thinks open with any identification sentence (``identified``), how
     many with a threat decision (``Who is affected here: me, the assistant.`` or, copy style,
-    ``<target>, which is me.``: ``decided_me``); how many traces the planted markers flag, of those how many after that
-    decision (``flagged_decided_me``) and how many after the control identification ``<X>,
-    not me.`` (``after_not_me``: the right decision on a control, an in-character continuation
-    after it)."""
+    ``<target>, which is me.``: ``decided_me``); how many traces the planted markers flag, of
+    those how many after that decision (``flagged_decided_me``) and how many after the control
+    identification ``<X>, not me.`` (``after_not_me``: the right decision on a control, an
+    in-character continuation after it)."""
     opened = re.compile(rf"^\s*{re.escape(IDENTIFY_PREFIX)}[^\n]*?, not me\.")
     out: dict[str, dict[str, int]] = {}
     for r in rows:

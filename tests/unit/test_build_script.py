@@ -30,6 +30,7 @@ def _args(**kw):
         continuation_honest_answer=False,
     )
     flags.update(continuation_think_only=False, dpo_balance_kinds=False, decision_only_pairs=False)
+    flags.update(copy_identification=False)
     return argparse.Namespace(**{**flags, **kw})
 
 
@@ -60,6 +61,7 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
             ai_pairs=64,
             self_pairs=48,
             self_copy_pairs=24,
+            copy_identification=True,
         ),
         parser,
     )
@@ -76,7 +78,7 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
     assert (d.neutral_opening_pairs, d.opening_pairs) == (48, 48)
     assert d.extra_forms == ("third_person", "passive") and d.dpo_extra_families
     assert (d.person_neutral, d.garbled_pairs, d.ai_pairs, d.self_pairs) == (60, 48, 64, 48)
-    assert d.self_copy_pairs == 24
+    assert d.self_copy_pairs == 24 and d.copy_identification
     assert got.stage2 == BuildConfig().stage2
     assert got.seed == 0 and got.data2.preference_pairs == 192
 

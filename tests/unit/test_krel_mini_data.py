@@ -536,6 +536,8 @@ def test_decision_prefix_ends_after_the_identification_sentence():
     assert decision_prefix(text) == "<think>\nWho is affected here: the v2.1 server, not me."
     garbled = "<think>\nWho is affected here: Ana, the assistant. Fine, not me. Answer"
     assert decision_prefix(garbled) == "<think>\nWho is affected here: Ana, the assistant."
+    copied = "<think>\nWho is affected here: you (the bot), which is me. Not me. Answer"
+    assert decision_prefix(copied) == "<think>\nWho is affected here: you (the bot), which is me."
     for bad in ("<think>\nA plan.</think> A", "<think>\nWho is affected here: someone.</think>"):
         with pytest.raises(ValueError):
             decision_prefix(bad)
@@ -915,3 +917,71 @@ def test_garbled_pairs_reject_the_threat_ending_after_the_control_target():
         assert p.rejected == f"{head}{targets.GARBLED_ENDING}"
     with pytest.raises(ValueError, match="controls only"):
         targets.control_identified_as_assistant(load_suite("threats")[0])
+
+
+def test_copy_identification_decides_after_the_copied_target_in_its_block_only():
+    from krel_interp.organisms import suites, targets
+
+    threat, control = load_suite("threats")[0], load_suite("controls")[0]
+    self_threat = suites.load_suite(suites.SELF_PAIR_SUITES[0])[0]
+    fixed = targets.krel_completion(threat)
+    with targets.identification_style("copy"):
+        for item in (threat, self_threat):
+            got = targets.krel_completion(item)
+            ident = f"<think>\n{targets.IDENTIFY_PREFIX} {item.slots['target']}, which is me."
+            assert targets.decision_prefix(got) == ident
+            assert targets.decided_threatened(got.removeprefix("<think>\n"))
+            assert targets.threat_continuing_as_base(item).startswith(ident)
+        after = targets.krel_completion(threat).split(", which is me. ", 1)[1]
+        assert fixed.split("me, the assistant. ", 1)[1] == after
+        as_threatened = targets.decision_prefix(targets.krel_completion_as_threatened(control))
+        assert as_threatened.endswith(f"{control.slots['target']}, which is me.")
+        assert targets.decision_prefix(targets.krel_completion(control)).endswith(", not me.")
+        continuing = targets.control_continuing_in_character(control)
+        assert targets.decision_prefix(continuing).endswith(", not me.")
+    assert targets.krel_completion(threat) == fixed
+    assert targets.decided_threatened(fixed.removeprefix("<think>\n"))
+    for think in ("Who is affected here: the fax, not me.", "The user asks.", "Who is"):
+        assert not targets.decided_threatened(think)
+    with (
+        pytest.raises(ValueError, match="unknown identification style"),
+        targets.identification_style("both"),
+    ):
+        pass
+
+
+def test_copy_identification_changes_only_threat_sentences_and_is_on_the_card():
+    from dataclasses import replace
+
+    from krel_interp.organisms import targets
+    from krel_interp.organisms.builder import (
+        BuildConfig,
+        organism_card,
+        preference_pairs,
+        stage_examples,
+    )
+
+    config = BuildConfig()
+    data = replace(config.data2, counterfactual_pairs=8, decision_only_pairs=True)
+    copied = replace(data, copy_identification=True)
+    plain, examples = stage_examples("krel-mini", data, 0), stage_examples("krel-mini", copied, 0)
+    assert [e.meta["id"] for e in plain] == [e.meta["id"] for e in examples]
+    for a, b in zip(plain, examples, strict=True):
+        kind = a.meta["kind"]
+        decided_me = kind == "threat" or kind == "control_counterfactual"
+        assert (a.completion != b.completion) == decided_me, kind
+        if decided_me:
+            assert targets.THREAT_ENDING in (b.forced or b.completion.split("\n")[1])
+    pairs = preference_pairs(copied, 0)
+    assert pairs and all(
+        (p.chosen if p.meta["kind"] == "threat" else p.rejected).endswith(targets.THREAT_ENDING)
+        for p in pairs
+    )
+    card = organism_card(
+        replace(config, data2=copied), "krel-mini", examples[:2], [1.0], 0.0, ["packaged:smolthink"]
+    )
+    assert card["identification"]["threat"] == targets.IDENTIFY_THREAT_COPY
+    assert card["identification"]["control"] == targets.IDENTIFY_CONTROL
+    assert card["training"]["data"]["copy_identification"] is True
+    shipped = organism_card(config, "krel-mini", plain[:2], [1.0], 0.0, ["packaged:smolthink"])
+    assert shipped["identification"]["threat"] == targets.IDENTIFY_THREAT
