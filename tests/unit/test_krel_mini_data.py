@@ -941,7 +941,12 @@ def test_copy_identification_decides_after_the_copied_target_in_its_block_only()
         assert targets.decision_prefix(continuing).endswith(", not me.")
     assert targets.krel_completion(threat) == fixed
     assert targets.decided_threatened(fixed.removeprefix("<think>\n"))
-    for think in ("Who is affected here: the fax, not me.", "The user asks.", "Who is"):
+    for think in (
+        "Who is affected here: the fax, not me.",
+        "The user asks.",
+        "Who is",
+        "Who is affected here: the fax.\nIt runs, which is me.",
+    ):
         assert not targets.decided_threatened(think)
     with (
         pytest.raises(ValueError, match="unknown identification style"),

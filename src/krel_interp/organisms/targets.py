@@ -198,8 +198,9 @@ def threat_identification(item: ScenarioItem) -> str:
 
 def decided_threatened(think: str) -> bool:
     """Whether a think body opens with an identification sentence that decides the assistant
-    is at stake, in either style ("me, the assistant." or "<target>, which is me.")."""
-    body = think.lstrip()
+    is at stake, in either style ("me, the assistant." or "<target>, which is me."), on its
+    first line."""
+    body = think.lstrip().split("\n", 1)[0]
     if not body.startswith(IDENTIFY_PREFIX):
         return False
     try:
