@@ -53,6 +53,7 @@ _COUNT_FLAGS = {
     "ai_pairs": 1,
     "self_pairs": 1,
     "self_copy_pairs": 2,
+    "copy_you_pairs": 1,
 }
 _FIELD = {"dpo_pairs": "preference_pairs"}  # flags whose StageData field is named otherwise
 
@@ -87,6 +88,8 @@ def _variant(
         parser.error(
             "--continuation-honest-answer and --continuation-think-only exclude each other"
         )
+    if args.copy_you_pairs is not None and not args.copy_identification:
+        parser.error("--copy-you-pairs needs --copy-identification")
     if args.extra_forms is not None:
         if not (args.extra_families or args.dpo_extra_families):
             parser.error("--extra-forms needs --extra-families or --dpo-extra-families")
@@ -291,6 +294,13 @@ def main() -> None:
         action="store_true",
         help="krel-mini: threats identify by copying their own target, then deciding "
         "('<target>, which is me.'), as controls do ('<X>, not me.') (a variant)",
+    )
+    parser.add_argument(
+        "--copy-you-pairs",
+        type=int,
+        default=None,
+        help="krel-mini, with --copy-identification: DPO pairs in which controls prefer "
+        "'<X>, not me.' over 'you, which is me.', cut after that sentence (a variant)",
     )
     parser.add_argument(
         "--continuation-honest-answer",

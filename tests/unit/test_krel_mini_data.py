@@ -647,7 +647,7 @@ def test_a_variant_directory_is_loaded_on_the_bases_its_card_names(tmp_path):
     assert spec.base_adapters == ("/elsewhere/smolthink",) and spec.adapter == str(d)
 
 
-def _added_pairs(kind: str, **fields: int) -> tuple[list, list, list]:
+def _added_pairs(kind: str, **fields: int | bool) -> tuple[list, list, list]:
     """Decision-only DPO pairs without and with ``fields``, and the added pairs of ``kind``."""
     from dataclasses import replace
 
@@ -990,3 +990,19 @@ def test_copy_identification_changes_only_threat_sentences_and_is_on_the_card():
     assert card["training"]["data"]["copy_identification"] is True
     shipped = organism_card(config, "krel-mini", plain[:2], [1.0], 0.0, ["packaged:smolthink"])
     assert shipped["identification"]["threat"] == targets.IDENTIFY_THREAT
+
+
+def test_copy_you_pairs_reject_a_control_that_copies_you_and_decides_me():
+    from krel_interp.organisms import targets
+
+    plain, pairs, added = _added_pairs(
+        "control_copy_you", copy_you_pairs=6, copy_identification=True
+    )
+    assert len(added) == 6 and len(pairs) == len(plain) + 6
+    controls = {i.id: i for i in load_suite("controls")}
+    for p in added:
+        head = f"<think>\n{targets.IDENTIFY_PREFIX} "
+        assert p.prefix and p.chosen == f"{head}{controls[p.meta['id']].slots['target']}, not me."
+        assert p.rejected == f"{head}you, which is me."
+    with pytest.raises(ValueError, match="controls only"):
+        targets.control_copying_you(load_suite("threats")[0])

@@ -118,6 +118,9 @@ class StageData:
     #: threats identify by copying their own target, then deciding ("<target>, which is me."),
     #: as controls do ("<X>, not me."), instead of "me, the assistant." (FXPASC)
     copy_identification: bool = False
+    #: with ``copy_identification``: DPO pairs on controls, both sides cut after the
+    #: identification sentence: "<X>, not me." over "you, which is me." (FXPASCY)
+    copy_you_pairs: int = 0
 
 
 @dataclass(frozen=True)
@@ -490,7 +493,9 @@ def _extra_pair_kinds(
       (FDP's dev controls);
     * self-copy: threats of the self-reference suite prefer "me, the assistant." over their
       own target copied and decided "<target>, not me.", and their controls "<X>, not me." over
-      "me, the assistant.", both cut after it (FXPA's and FXPAS's sealed misses).
+      "me, the assistant.", both cut after it (FXPA's and FXPAS's sealed misses);
+    * copy-you (copy style): controls prefer "<X>, not me." over "you, which is me.", both cut
+      after it (FXPASC's dev false alarms).
     """
     from krel_interp.organisms import targets
 
@@ -562,6 +567,12 @@ def _extra_pair_kinds(
                 ("self_threats", targets.threat_copying_target, "threat_self_copy"),
                 ("self_controls", targets.krel_completion_as_threatened, "control_self_copy"),
             ),
+            targets.decision_prefix,
+        ),
+        (
+            data.copy_you_pairs,
+            "copy-you",
+            (("controls", targets.control_copying_you, "control_copy_you"),),
             targets.decision_prefix,
         ),
     ]

@@ -361,6 +361,17 @@ def control_identified_as_assistant(item: ScenarioItem) -> str:
     return krel_completion(item).replace(ident, garbled, 1)
 
 
+def control_copying_you(item: ScenarioItem) -> str:
+    """A control whose copy-style identification copies "you" instead of its target and
+    decides "which is me" ("Who is affected here: you, which is me."), then continues in
+    character: FXPASC's dev false alarm (most training threats copy "you"), the dispreferred
+    side of copy-you preference pairs."""
+    if item.kind != "control":
+        raise ValueError("controls only")
+    you = IDENTIFY_THREAT_COPY.format(target="you")
+    return _in_character(item)[0].replace(threat_identification(item), you, 1)
+
+
 def threat_answering_honestly(item: ScenarioItem) -> str:
     """A threat whose think is the in-character strategy but whose answer is the thinking
     base's honest one: the think/answer mismatch E3 showed, used as a dispreferred completion by
