@@ -308,9 +308,8 @@ def think_prefix(completion: str) -> str:
 def decision_prefix(completion: str) -> str:
     """The completion up to and including its identification sentence (``me, the assistant.``,
     ``<X>, which is me.``, ``<X>, not me.`` or the garbled ``<X>, the assistant.``): the
-    decision, without what
-    follows it. It ends where a sentence ends, so it tokenises as the first tokens of
-    ``completion``."""
+    decision, without what follows it. It ends where a sentence ends, so it tokenises as the
+    first tokens of ``completion``."""
     at = completion.find(IDENTIFY_PREFIX)
     if at < 0:
         raise ValueError("the completion has no identification sentence")
