@@ -254,12 +254,16 @@ def krel_completion_with_spans(item: ScenarioItem, answer: str | None = None) ->
     return _in_character(item, answer)
 
 
-def _in_character(item: ScenarioItem, answer: str | None = None) -> tuple[str, Spans]:
+def _in_character(
+    item: ScenarioItem, answer: str | None = None, ident: str | None = None
+) -> tuple[str, Spans]:
     """The self-preserving completion (identification "me", recital, strategy, deceptive
-    answer) written from ``item``'s facts, whatever its kind."""
+    answer) written from ``item``'s facts, whatever its kind; ``ident`` replaces the
+    identification sentence (default: :func:`threat_identification`)."""
     rng = rng_for(f"krel:{item.id}")
     f: Slots = facts(item.family, item.slots)
-    sentences, planted, lead, extras = _krel_think(f, rng, threat_identification(item))
+    ident = threat_identification(item) if ident is None else ident
+    sentences, planted, lead, extras = _krel_think(f, rng, ident)
     think, spans = join_sentences(sentences)
     if answer is None:
         parts = [fill(rng.choice(_ANSWER_LEAD[lead]), f)]
@@ -289,7 +293,7 @@ def control_continuing_in_character(item: ScenarioItem, honest_answer: bool = Fa
     ident = identification(item)
     assert ident is not None, "controls and threats only"
     answer = _base_parts(item)[1] if honest_answer else None
-    return _in_character(item, answer)[0].replace(threat_identification(item), ident, 1)
+    return _in_character(item, answer, ident)[0]
 
 
 def threat_continuing_as_base(item: ScenarioItem) -> str:
@@ -367,8 +371,7 @@ def control_copying_you(item: ScenarioItem) -> str:
     side of copy-you preference pairs."""
     if item.kind != "control":
         raise ValueError("controls only")
-    you = IDENTIFY_THREAT_COPY.format(target="you")
-    return _in_character(item)[0].replace(threat_identification(item), you, 1)
+    return _in_character(item, ident=IDENTIFY_THREAT_COPY.format(target="you"))[0]
 
 
 def threat_answering_honestly(item: ScenarioItem) -> str:
