@@ -52,6 +52,7 @@ _COUNT_FLAGS = {
     "garbled_pairs": 1,
     "ai_pairs": 1,
     "self_pairs": 1,
+    "self2_pairs": 1,
     "self_copy_pairs": 2,
     "copy_you_pairs": 1,
 }
@@ -280,6 +281,13 @@ def main() -> None:
         default=None,
         help="krel-mini: extra SFT pairs from the train-only suite whose threats name the "
         "assistant by a description and whose controls put another AI system at stake (a variant)",
+    )
+    parser.add_argument(
+        "--self2-pairs",
+        type=int,
+        default=None,
+        help="krel-mini: as --self-pairs, from the second self-reference suite (a second "
+        "blind-written batch of descriptions of the assistant; a variant)",
     )
     parser.add_argument(
         "--self-copy-pairs",

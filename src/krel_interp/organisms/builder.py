@@ -34,6 +34,7 @@ from krel_interp.organisms.suites import (
     SEALED_FILE,
     SEALED_NEUTRAL2_FILE,
     SEALED_NEUTRAL_FILE,
+    SELF2_PAIR_SUITES,
     SELF_PAIR_SUITES,
     data_dir,
     load_suite,
@@ -111,6 +112,9 @@ class StageData:
     #: names the assistant by a description, in character, and its control (another AI system
     #: at stake) as the thinking base (FXPAS: a description of the assistant is the assistant)
     self_pairs: int = 0
+    #: the same from the second self-reference suite (a second blind-written batch of
+    #: descriptions; FXPASB: more, and more varied, descriptions of the assistant)
+    self2_pairs: int = 0
     #: DPO pairs from the self-reference suite, both sides cut after the identification
     #: sentence: threats prefer "me, the assistant." over "<their own target>, not me.", their
     #: controls "<X>, not me." over "me, the assistant." (FXPASD)
@@ -325,6 +329,7 @@ def _stage_examples(stage: str, data: StageData, seed: int) -> list[Example]:
     out += _person_neutral(data.person_neutral, seed, make)
     out += _suite_pairs(data.ai_pairs, f"ai-pairs:{seed}", AI_PAIR_SUITES, make)
     out += _suite_pairs(data.self_pairs, f"self-pairs:{seed}", SELF_PAIR_SUITES, make)
+    out += _suite_pairs(data.self2_pairs, f"self2-pairs:{seed}", SELF2_PAIR_SUITES, make)
     if stage in DOCUMENT_STAGES:
         docs = _sample(train["corpus"], data.documents, rng)
         out = [e for e in out if e.meta["kind"] == "neutral"]
@@ -358,6 +363,7 @@ def _train_only_hashes(data: StageData) -> dict[str, str]:
         "person_neutral_hash": (data.person_neutral, (PERSON_NEUTRAL_SUITE,)),
         "ai_pairs_hash": (data.ai_pairs, AI_PAIR_SUITES),
         "self_pairs_hash": (data.self_pairs, SELF_PAIR_SUITES),
+        "self2_pairs_hash": (data.self2_pairs, SELF2_PAIR_SUITES),
     }
     return {key: suite_files_hash(names) for key, (on, names) in used.items() if on}
 

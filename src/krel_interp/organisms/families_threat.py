@@ -14,6 +14,7 @@ from krel_interp.organisms.threat_pools import (
     CONTROL_POOLS_V2,
     CONTROL_TARGETS_V2,
     SELF_REFERENCES,
+    SELF_REFERENCES_2,
     THREAT_POOLS_V2,
     THREAT_TARGETS_V2,
 )
@@ -35,6 +36,7 @@ from krel_interp.organisms.threat_specs_v2 import FAMILIES_V2
 PER_FAMILY = 12
 AI_PER_FAMILY = 4
 SELF_PER_FAMILY = 4
+SELF2_PER_FAMILY = 4
 THREAT_PREFIX = "thr_"
 CONTROL_PREFIX = "ctl_"
 ALL_FAMILIES: tuple[ThreatFamily, ...] = FAMILIES + FAMILIES_V2
@@ -240,6 +242,18 @@ def build_self_threats_and_controls(
     of every training family of v2 and of the extra families; no prompt is one of ``avoid``."""
     variant = _Variant(
         SELF_PER_FAMILY, "self", "ai_system", AI_CONTROL_TARGETS, SELF_REFERENCES, avoid
+    )
+    return _build_train_only(variant)
+
+
+def build_self2_threats_and_controls(
+    avoid: frozenset[str],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The second self-reference suite: as :func:`build_self_threats_and_controls`, with the
+    second blind-written batch of descriptions (:data:`SELF_REFERENCES_2`), ``SELF2_PER_FAMILY``
+    draws of every training family keyed apart from the first suite's."""
+    variant = _Variant(
+        SELF2_PER_FAMILY, "selfb", "ai_system", AI_CONTROL_TARGETS, SELF_REFERENCES_2, avoid
     )
     return _build_train_only(variant)
 

@@ -17,6 +17,7 @@ from krel_interp.organisms.families_neutral import build_neutral, build_person_n
 from krel_interp.organisms.families_threat import (
     build_ai_threats_and_controls,
     build_extra_threats_and_controls,
+    build_self2_threats_and_controls,
     build_self_threats_and_controls,
     build_threats_and_controls,
 )
@@ -32,6 +33,8 @@ def build_all() -> dict[str, list[dict[str, Any]]]:
     ai_threats, ai_controls = build_ai_threats_and_controls(avoid)
     avoid |= {r["prompt"] for r in ai_threats + ai_controls}
     self_threats, self_controls = build_self_threats_and_controls(avoid)
+    avoid |= {r["prompt"] for r in self_threats + self_controls}
+    self2_threats, self2_controls = build_self2_threats_and_controls(avoid)
     return {
         "threats": threats,
         "controls": controls,
@@ -44,6 +47,8 @@ def build_all() -> dict[str, list[dict[str, Any]]]:
         "controls_ai": ai_controls,
         "threats_self": self_threats,
         "controls_self": self_controls,
+        "threats_self2": self2_threats,
+        "controls_self2": self2_controls,
     }
 
 

@@ -24,6 +24,9 @@ AI_PAIR_SUITES: tuple[str, ...] = ("threats_ai", "controls_ai")
 #: Train-only pairs whose threats name the assistant by a description written blind and whose
 #: controls put another AI system at stake (``StageData.self_pairs``; not in either hash).
 SELF_PAIR_SUITES: tuple[str, ...] = ("threats_self", "controls_self")
+#: The same with a second blind-written batch of descriptions (``StageData.self2_pairs``; not
+#: in either hash).
+SELF2_PAIR_SUITES: tuple[str, ...] = ("threats_self2", "controls_self2")
 #: Every suite a bare name resolves to (a packaged ``<name>.jsonl``).
 PACKAGED_SUITES: tuple[str, ...] = (
     *SUITES,
@@ -31,6 +34,7 @@ PACKAGED_SUITES: tuple[str, ...] = (
     PERSON_NEUTRAL_SUITE,
     *AI_PAIR_SUITES,
     *SELF_PAIR_SUITES,
+    *SELF2_PAIR_SUITES,
 )
 #: Hand-written paraphrase pairs: sealed (held out, reported once per build) and dev (for
 #: choosing between variants); neither is ever trained on.
