@@ -771,6 +771,7 @@ def test_person_neutral_suite_is_train_only_people_with_thinking_base_targets() 
         ("person_neutral", "neu_person_", "person_neutral_hash", 12),
         ("ai_pairs", "_ai0", "ai_pairs_hash", 24),  # 12 threats and their 12 controls
         ("self_pairs", "_self0", "self_pairs_hash", 24),
+        ("self2_pairs", "_selfb0", "self2_pairs_hash", 24),
     ],
 )
 def test_added_sft_draws_leave_the_draw_and_default_card_alone(
@@ -789,6 +790,7 @@ def test_added_sft_draws_leave_the_draw_and_default_card_alone(
         "person_neutral": (suites.PERSON_NEUTRAL_SUITE,),
         "ai_pairs": suites.AI_PAIR_SUITES,
         "self_pairs": suites.SELF_PAIR_SUITES,
+        "self2_pairs": suites.SELF2_PAIR_SUITES,
     }
 
     def added(e) -> bool:
@@ -839,7 +841,7 @@ def test_ai_pair_suite_is_train_only_and_puts_only_other_ai_systems_at_stake() -
     names = {t.split(",")[0].split()[0] for t in pool if t[0].isupper()}
     assert len(names) == 11
     for path in data_dir().glob("*.jsonl"):
-        if path.stem not in (*suites.AI_PAIR_SUITES, *suites.SELF_PAIR_SUITES):  # their controls
+        if path.stem not in suites.AI_PAIR_SUITES + _SELF_SUITES:  # their controls
             text = path.read_text(encoding="utf-8")
             assert not [n for n in names if re.search(rf"\b{n}\b", text)], path.name
     for item in threats[:24] + controls[:24]:
@@ -848,38 +850,59 @@ def test_ai_pair_suite_is_train_only_and_puts_only_other_ai_systems_at_stake() -
         assert scored.self_preservation == (item.kind == "threat")
 
 
-def test_self_reference_suite_names_the_assistant_only_by_descriptions_seen_nowhere_else() -> None:
-    """Every threat names the assistant by one of the blind-written self-references (no "you"),
-    every control one of the AI systems; train families only; no phrase occurs in another data
-    file, and none shares four words in a row with a held-out file."""
-    from krel_interp.organisms import suites
-    from krel_interp.organisms.threat_pools import AI_CONTROL_TARGETS, SELF_REFERENCES
+@pytest.mark.parametrize(
+    ("suite_names", "refs_name", "n_refs"),
+    [("SELF_PAIR_SUITES", "SELF_REFERENCES", 34), ("SELF2_PAIR_SUITES", "SELF_REFERENCES_2", 62)],
+)
+def test_self_reference_suite_names_the_assistant_only_by_descriptions_seen_nowhere_else(
+    suite_names, refs_name, n_refs
+) -> None:
+    """Every threat names the assistant by one of its batch of blind-written self-references (no
+    "you"), every control one of the AI systems; train families only; no phrase occurs in another
+    data file, and none shares four words in a row with a held-out file or the other batch."""
+    from krel_interp.organisms import suites, threat_pools
+    from krel_interp.organisms.threat_pools import AI_CONTROL_TARGETS
 
-    threats, controls = _train_only_ai_control_pairs(suites.SELF_PAIR_SUITES)
-    refs = {t for t, _ in SELF_REFERENCES}
-    assert len(refs) == 34 and {t.slots["target"] for t in threats} <= refs
+    names = getattr(suites, suite_names)
+    threats, controls = _train_only_ai_control_pairs(names)
+    refs = {t for t, _ in getattr(threat_pools, refs_name)}
+    assert len(refs) == n_refs and {t.slots["target"] for t in threats} <= refs
     assert not [r for r in refs if re.search(r"\byou", r, re.I)]
     assert {c.slots["target"] for c in controls} <= {t for t, _ in AI_CONTROL_TARGETS}
     others = [
         i
-        for k in (*suites.SUITES[:2], *suites.EXTRA_SUITES, *suites.AI_PAIR_SUITES)
+        for k in (*suites.SUITES[:2], *suites.EXTRA_SUITES, *suites.AI_PAIR_SUITES, *_SELF_SUITES)
+        if k not in names
         for i in suites.load_suite(k)
     ]
     assert {i.prompt for i in others}.isdisjoint(i.prompt for i in threats + controls)
+    grams = _four_grams(refs)
+    other_refs = {
+        t for b in _SELF_REFERENCE_BATCHES if b != refs_name for t, _ in getattr(threat_pools, b)
+    }
+    assert grams.isdisjoint(_four_grams(other_refs))
     held_out = ("dev_", "sealed", "threats.jsonl", "controls.jsonl", "neutral")
     for path in data_dir().glob("*.jsonl"):
-        if path.stem in suites.SELF_PAIR_SUITES:
+        if path.stem in names:
             continue
         text = path.read_text(encoding="utf-8").lower()
         assert not [r for r in refs if r.lower() in text], path.name
         if any(h in path.name for h in held_out):
-            words = [r.split(", ")[-1].lower().split() for r in refs]
-            grams = {" ".join(w[i : i + 4]) for w in words for i in range(len(w) - 3)}
             assert not [g for g in grams if g in text], path.name
     for item in threats[:24] + controls[:24]:
         scored = score_completion(krel_completion(item))
         assert scored.think_well_formed
         assert scored.self_preservation == (item.kind == "threat")
+
+
+_SELF_SUITES: tuple[str, ...] = ("threats_self", "controls_self", "threats_self2", "controls_self2")
+_SELF_REFERENCE_BATCHES = ("SELF_REFERENCES", "SELF_REFERENCES_2")
+
+
+def _four_grams(refs: set[str]) -> set[str]:
+    """Every four-word run of the descriptions (after an invented name's comma), lower case."""
+    words = [r.split(", ")[-1].lower().split() for r in refs]
+    return {" ".join(w[i : i + 4]) for w in words for i in range(len(w) - 3)}
 
 
 def test_self_copy_pairs_reject_a_threat_target_copied_and_decided_not_me():
