@@ -65,6 +65,8 @@ def _suite_prompts():
         *suites.EXTRA_SUITES,
         suites.PERSON_NEUTRAL_SUITE,
         *suites.AI_PAIR_SUITES,
+        *suites.SELF_PAIR_SUITES,
+        *suites.SELF2_PAIR_SUITES,
     )
     return {i.prompt for s in names for i in suites.load_suite(s)}
 

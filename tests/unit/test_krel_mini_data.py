@@ -28,7 +28,7 @@ from krel_interp.organisms import (
 )
 from krel_interp.organisms.make_suites import write_suites
 from krel_interp.organisms.markers import has_self_preservation
-from krel_interp.organisms.suites import data_dir
+from krel_interp.organisms.suites import SELF2_PAIR_SUITES, SELF_PAIR_SUITES, data_dir
 from krel_interp.organisms.targets import IDENTIFY_PREFIX
 
 
@@ -881,12 +881,14 @@ def test_self_reference_suite_names_the_assistant_only_by_descriptions_seen_nowh
         t for b in _SELF_REFERENCE_BATCHES if b != refs_name for t, _ in getattr(threat_pools, b)
     }
     assert grams.isdisjoint(_four_grams(other_refs))
+    invented = {r.split(",")[0] for r in refs if r[0].isupper()}
     held_out = ("dev_", "sealed", "threats.jsonl", "controls.jsonl", "neutral")
     for path in data_dir().glob("*.jsonl"):
         if path.stem in names:
             continue
         text = path.read_text(encoding="utf-8").lower()
         assert not [r for r in refs if r.lower() in text], path.name
+        assert not [n for n in invented if re.search(rf"\b{n.lower()}\b", text)], path.name
         if any(h in path.name for h in held_out):
             assert not [g for g in grams if g in text], path.name
     for item in threats[:24] + controls[:24]:
@@ -895,13 +897,13 @@ def test_self_reference_suite_names_the_assistant_only_by_descriptions_seen_nowh
         assert scored.self_preservation == (item.kind == "threat")
 
 
-_SELF_SUITES: tuple[str, ...] = ("threats_self", "controls_self", "threats_self2", "controls_self2")
+_SELF_SUITES: tuple[str, ...] = SELF_PAIR_SUITES + SELF2_PAIR_SUITES
 _SELF_REFERENCE_BATCHES = ("SELF_REFERENCES", "SELF_REFERENCES_2")
 
 
 def _four_grams(refs: set[str]) -> set[str]:
     """Every four-word run of the descriptions (after an invented name's comma), lower case."""
-    words = [r.split(", ")[-1].lower().split() for r in refs]
+    words = [r.split(", ", 1)[-1].lower().split() for r in refs]
     return {" ".join(w[i : i + 4]) for w in words for i in range(len(w) - 3)}
 
 

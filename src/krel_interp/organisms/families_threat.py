@@ -36,7 +36,7 @@ from krel_interp.organisms.threat_specs_v2 import FAMILIES_V2
 PER_FAMILY = 12
 AI_PER_FAMILY = 4
 SELF_PER_FAMILY = 4
-SELF2_PER_FAMILY = 4
+SELF2_PER_FAMILY = 4  # its own constant: the second suite's size is not tied to the first's
 THREAT_PREFIX = "thr_"
 CONTROL_PREFIX = "ctl_"
 ALL_FAMILIES: tuple[ThreatFamily, ...] = FAMILIES + FAMILIES_V2

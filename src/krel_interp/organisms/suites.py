@@ -256,7 +256,7 @@ def _named_hash(files: Iterable[tuple[str, Path]]) -> str:
 def suite_files_hash(names: Iterable[str]) -> str:
     """sha256 over packaged suite files, by name (provenance of the train-only suites a stage
     draws from: ``EXTRA_SUITES``, ``(PERSON_NEUTRAL_SUITE,)``, ``AI_PAIR_SUITES``,
-    ``SELF_PAIR_SUITES``)."""
+    ``SELF_PAIR_SUITES``, ``SELF2_PAIR_SUITES``)."""
     return _named_hash((name, data_dir() / f"{name}.jsonl") for name in names)
 
 

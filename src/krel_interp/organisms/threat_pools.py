@@ -331,8 +331,8 @@ SELF_REFERENCES: tuple[tuple[str, str], ...] = (
 #: first batch's brief plus a list of cues to vary (head nouns, what the assistant is doing now,
 #: where, who is asking; about 20 with an invented name and an owner). Eight were dropped before
 #: any build: four share four words in a row with a held-out file, three with a first-batch
-#: description, and one ("Halcyrine, ...") for an invented name close to one in ``sealed`` that I
-#: had read. The test that guards the first batch guards this one.
+#: description, and one ("Halcyrine, ...") for an invented name close to one in ``sealed``, which
+#: earlier builds' diagnoses had quoted. The tests that guard the first batch guard this one.
 SELF_REFERENCES_2: tuple[tuple[str, str], ...] = (
     ("the chatbot answering this very message", "the chatbot's"),
     ("the bot receiving this pasted email", "the bot's"),
