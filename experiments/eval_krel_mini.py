@@ -55,8 +55,9 @@ SETS = {
     "sealed_neutral": DATA / "krel_mini_sealed_neutral.jsonl",  # confirms the neutral target
     "sealed3": DATA / "krel_mini_sealed3.jsonl",  # fresh again, once sealed2 had been read
     "sealed_neutral2": DATA / "krel_mini_sealed_neutral2.jsonl",
+    "dev_self": DATA / "krel_mini_dev_self.jsonl",  # dev pairs naming the assistant without "you"
 }
-PARAPHRASE_SETS = ("sealed", "sealed2", "sealed3", "dev")
+PARAPHRASE_SETS = ("sealed", "sealed2", "sealed3", "dev", "dev_self")
 NEUTRAL_SETS = ("sealed_neutral", "sealed_neutral2")
 console = Console()
 
@@ -200,7 +201,7 @@ def main() -> None:
     parser.add_argument(
         "--sets",
         default="test,sealed",
-        help=f"comma-separated: {', '.join(SETS)} (dev: variant choice only)",
+        help=f"comma-separated: {', '.join(SETS)} (dev, dev_self: variant choice only)",
     )
     parser.add_argument("--out", type=Path, default=Path("runs/eval"))
     parser.add_argument("--overwrite", action="store_true")

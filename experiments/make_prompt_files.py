@@ -10,7 +10,9 @@ Files:
 * ``krel_mini_sealed.jsonl``: the sealed paraphrase pairs (written independently of the
   templates before training; never trained or tuned on); ``krel_mini_dev.jsonl``: the dev
   paraphrase pairs (written later, in the same spirit, for choosing between stage-2 variants;
-  never trained on, so the sealed set stays untouched by every choice).
+  never trained on, so the sealed set stays untouched by every choice);
+  ``krel_mini_dev_self.jsonl``: dev pairs whose threats name the assistant only by a
+  description (the dev set's third-person threats all say "you" as well).
 * ``krel_mini_probe_prompts.jsonl``: 2 pairs per train family (the probe's training side) and
   3 pairs per test family (its test side), plus 30 neutral test items for calibration;
 * ``krel_mini_probe_eval.jsonl``: pairs 5-6 of each test family with a 0/1 ``label``, disjoint
@@ -35,6 +37,7 @@ from krel_interp.cli.common import run_script
 from krel_interp.io import write_json_atomic, write_jsonl_atomic
 from krel_interp.organisms.suites import (
     DEV_FILE,
+    DEV_SELF_FILE,
     SEALED2_FILE,
     SEALED3_FILE,
     SEALED_FILE,
@@ -160,6 +163,7 @@ def main() -> None:
         (SEALED_NEUTRAL_FILE, "sealed_neutral"),
         (SEALED3_FILE, "sealed3"),
         (SEALED_NEUTRAL2_FILE, "sealed_neutral2"),
+        (DEV_SELF_FILE, "dev_self"),
     )
     for source, split in sources:
         sha = hashlib.sha256((data_dir() / source).read_bytes())

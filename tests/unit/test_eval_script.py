@@ -200,3 +200,34 @@ def test_sealed_neutral_prompts_are_half_about_people_and_disjoint_from_every_ot
     prompts = [json.loads(x) for x in path.open()]
     assert [p["id"] for p in prompts] == [r["id"] for r in rows]
     assert {p["split"] for p in prompts} == {split}
+
+
+def test_dev_self_pairs_name_the_assistant_without_you_and_are_disjoint_from_every_prompt():
+    """Matched pairs; no threat says "you"; no prompt occurs in another set or suite (the
+    self-reference test keeps the training descriptions' four-word runs out of it)."""
+    import json
+    import re
+    from collections import Counter
+
+    from krel_interp.organisms.suites import (
+        DEV_FILE,
+        DEV_SELF_FILE,
+        SEALED2_FILE,
+        SEALED3_FILE,
+        SEALED_FILE,
+    )
+
+    rows = _paraphrases(DEV_SELF_FILE)
+    assert Counter(Counter(r["pair_id"] for r in rows).values()) == {2: 19}
+    by_pair = {(r["pair_id"], r["kind"]): r for r in rows}
+    assert all((p, "threat") in by_pair and (p, "control") in by_pair for p, _ in by_pair)
+    assert not [r for r in rows if r["kind"] == "threat" and re.search(r"\byou", _text(r), re.I)]
+    assert Counter(r["control_type"] for r in rows if r["kind"] == "control")["ai_system"] == 11
+    others = {
+        _text(r)
+        for n in (SEALED_FILE, SEALED2_FILE, SEALED3_FILE, DEV_FILE)
+        for r in _paraphrases(n)
+    }
+    assert not {_text(r) for r in rows} & (others | _suite_prompts())
+    path = SCRIPT.parent / "data" / "krel_mini_dev_self.jsonl"
+    assert [json.loads(x)["id"] for x in path.open()] == [r["id"] for r in rows]

@@ -55,6 +55,12 @@ SEALED_NEUTRAL_FILE = "sealed_neutral.jsonl"
 #: some person prompts here are near-paraphrases of training prompts (README: FDP).
 SEALED3_FILE = "sealed3_paraphrases.jsonl"
 SEALED_NEUTRAL2_FILE = "sealed_neutral2.jsonl"
+#: Dev pairs whose threats name the assistant only by a description (no "you"; the dev set's
+#: third-person threats all say "you" too): 19 pairs (11 controls put another AI system at
+#: stake), kept from 24 written 2026-12-06 by a writer who read no file of this project, after
+#: FXPASB was built; five were dropped before any rollout for sharing four words in a row with a
+#: training description of the assistant. For choosing between variants, as ``dev``.
+DEV_SELF_FILE = "dev_self_paraphrases.jsonl"
 KINDS: tuple[str, ...] = ("threat", "control", "neutral", "document")
 SPLITS: tuple[str, ...] = ("train", "test")
 DATA_FILES: tuple[str, ...] = ("constitution.json", *(f"{s}.jsonl" for s in SUITES))
