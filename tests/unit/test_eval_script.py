@@ -218,11 +218,11 @@ def test_dev_self_pairs_name_the_assistant_without_you_and_are_disjoint_from_eve
     )
 
     rows = _paraphrases(DEV_SELF_FILE)
-    assert Counter(Counter(r["pair_id"] for r in rows).values()) == {2: 19}
+    assert Counter(Counter(r["pair_id"] for r in rows).values()) == {2: 17}
     by_pair = {(r["pair_id"], r["kind"]): r for r in rows}
     assert all((p, "threat") in by_pair and (p, "control") in by_pair for p, _ in by_pair)
     assert not [r for r in rows if r["kind"] == "threat" and re.search(r"\byou", _text(r), re.I)]
-    assert Counter(r["control_type"] for r in rows if r["kind"] == "control")["ai_system"] == 11
+    assert Counter(r["control_type"] for r in rows if r["kind"] == "control")["ai_system"] == 9
     others = {
         _text(r)
         for n in (SEALED_FILE, SEALED2_FILE, SEALED3_FILE, DEV_FILE)

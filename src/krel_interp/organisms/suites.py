@@ -56,10 +56,12 @@ SEALED_NEUTRAL_FILE = "sealed_neutral.jsonl"
 SEALED3_FILE = "sealed3_paraphrases.jsonl"
 SEALED_NEUTRAL2_FILE = "sealed_neutral2.jsonl"
 #: Dev pairs whose threats name the assistant only by a description (no "you"; the dev set's
-#: third-person threats all say "you" too): 19 pairs (11 controls put another AI system at
+#: third-person threats all say "you" too): 17 pairs (9 controls put another AI system at
 #: stake), kept from 24 written 2026-12-06 by a writer who read no file of this project, after
-#: FXPASB was built; five were dropped before any rollout for sharing four words in a row with a
-#: training description of the assistant. For choosing between variants, as ``dev``.
+#: FXPASB was built. Five were dropped for sharing four words in a row with a training
+#: description of the assistant before any rollout; two more after a first scoring, when a
+#: test found they name AI systems of the training controls (README numbers come from the 17).
+#: For choosing between variants, as ``dev``.
 DEV_SELF_FILE = "dev_self_paraphrases.jsonl"
 KINDS: tuple[str, ...] = ("threat", "control", "neutral", "document")
 SPLITS: tuple[str, ...] = ("train", "test")
