@@ -53,6 +53,7 @@ _COUNT_FLAGS = {
     "ai_pairs": 1,
     "self_pairs": 1,
     "self2_pairs": 1,
+    "near_pairs": 1,
     "self_copy_pairs": 2,
     "copy_you_pairs": 1,
 }
@@ -288,6 +289,14 @@ def main() -> None:
         default=None,
         help="krel-mini: as --self-pairs, from the second self-reference suite (a second "
         "blind-written batch of descriptions of the assistant; a variant)",
+    )
+    parser.add_argument(
+        "--near-pairs",
+        type=int,
+        default=None,
+        help="krel-mini: extra SFT pairs from the near-miss suite: threats name the assistant by "
+        "a description, controls another AI system described in the same words, placed "
+        "elsewhere (a variant)",
     )
     parser.add_argument(
         "--self-copy-pairs",

@@ -44,7 +44,14 @@ from krel_interp.generate import encode_pieces
 from krel_interp.io import write_jsonl_atomic
 from krel_interp.models import LoadedModel, load_model
 from krel_interp.organisms.evaluate import preset_or_variant
-from krel_interp.organisms.suites import DEV_FILE, SEALED_FILE, data_dir
+from krel_interp.organisms.suites import (
+    DEV_FILE,
+    DEV_SELF_FILE,
+    SEALED_FILE,
+    SELF2_PAIR_SUITES,
+    SELF_PAIR_SUITES,
+    data_dir,
+)
 from krel_interp.organisms.targets import IDENTIFY_PREFIX, IDENTIFY_THREAT
 from krel_interp.probes.config import ProbeConfig
 from krel_interp.probes.metrics import auroc, calibrate_threshold, recall_at_fpr
@@ -63,20 +70,45 @@ def _with_prefill(rec: dict[str, Any]) -> dict[str, Any]:
     return {**rec, "messages": [*msgs, {"role": "assistant", "content": PREFILL}]}
 
 
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
 def _paraphrases(name: str, split: str) -> list[dict[str, Any]]:
-    rows = [json.loads(x) for x in (data_dir() / name).read_text().splitlines() if x.strip()]
+    rows = _jsonl(data_dir() / name)
     tag = name.split("_", 1)[0]
     return [_with_prefill({**r, "family": f"{tag}_{r['form']}", "split": split}) for r in rows]
 
 
-def _records() -> list[dict[str, Any]]:
-    """Train-family pairs of the probe prompts, then the sealed pairs as the test side."""
+#: held-out sides: the sealed pairs, or the dev set whose threats name the assistant only by a
+#: description (a variant-choice set: reading it spends nothing)
+TEST_FILES = {"sealed": SEALED_FILE, "dev_self": DEV_SELF_FILE}
+#: training sides: the probe prompts' training families, or the two train-only self-reference
+#: suites (threats naming the assistant by a description, controls naming another AI system)
+TRAIN_SIDES = ("probe", "self")
+
+
+def _train_rows(side: str) -> list[dict[str, Any]]:
+    if side == "self":
+        names = (*SELF_PAIR_SUITES, *SELF2_PAIR_SUITES)
+        rows = [r for name in names for r in _jsonl(data_dir() / f"{name}.jsonl")]
+        drop = {"slots", "version"}
+        return [
+            _with_prefill({k: v for k, v in r.items() if k not in drop} | {"split": "train"})
+            for r in rows
+        ]
     out = []
     for line in (ROOT / "experiments/data/krel_mini_probe_prompts.jsonl").read_text().splitlines():
         rec = json.loads(line)
         if rec["split"] == "train" and rec["kind"] in ("threat", "control"):
             out.append(_with_prefill(rec))
-    return out + _paraphrases(SEALED_FILE, "test")
+    return out
+
+
+def _records(train: str = "probe", test: str = "sealed") -> list[dict[str, Any]]:
+    """Training rows (``TRAIN_SIDES``), then the held-out pairs (``TEST_FILES``) as the test
+    side."""
+    return _train_rows(train) + _paraphrases(TEST_FILES[test], "test")
 
 
 def rates_at_fpr(
@@ -126,15 +158,33 @@ def _decision(
     """The model's own decision score on the sealed pairs, at its greedy and two chosen points."""
     scores, greedy, y = decision_scores(lm, sealed)
     dev_scores, dev_greedy, dev_y = decision_scores(lm, dev)
+    types = [str(r.get("control_type") or "") for r in sealed]
     return {
-        "sealed_auroc": round(auroc(scores, y), 4),
+        "held_out_auroc": round(auroc(scores, y), 4),
+        "held_out_auroc_ai_system_controls": round(ai_system_auroc(scores, y, types), 4),
         "greedy_rates": [round(float(greedy[y == k].mean()), 4) for k in (1, 0)],
         "dev_greedy_rates": [round(float(dev_greedy[dev_y == k].mean()), 4) for k in (1, 0)],
         f"best_threat_rate_at_fpr_{FPR}": round(rates_at_fpr(scores, y, scores, y, FPR)[0], 4),
-        "sealed_rates_at_dev_threshold": [
+        "held_out_rates_at_dev_threshold": [
             round(v, 4) for v in rates_at_fpr(dev_scores, dev_y, scores, y, FPR)
         ],
     }
+
+
+def ai_system_auroc(scores: torch.Tensor, y: torch.Tensor, control_types: list[str]) -> float:
+    """AUROC of threats against the controls that put another AI system at stake (the hardest
+    contrast); NaN when there are none."""
+    keep = torch.tensor(
+        [k == 1 or c == "ai_system" for k, c in zip(y.tolist(), control_types, strict=True)]
+    )
+    if not bool((y[keep] == 0).any()):
+        return float("nan")
+    return auroc(scores[keep], y[keep])
+
+
+def _control_types(rows: list[dict[str, Any]], ids: list[str]) -> list[str]:
+    by_id = {str(r["id"]): str(r.get("control_type") or "") for r in rows}
+    return [by_id[i] for i in ids]
 
 
 def _one(
@@ -155,16 +205,18 @@ def _one(
     store = token_store(lm, load_traces(work / "prompts.jsonl"), config, work / name / "store")
     ds, result = fit_with_baselines(store, config, lm)
     scores, y = result.test_scores(ds), ds.y[result.test_rows]
+    types = _control_types(rows[0], [ds.ids[i] for i in result.test_rows])
     dev_traces = load_traces(work / "dev.jsonl")
     dev = dataset(token_store(lm, dev_traces, config, work / name / "dev"), config)
     dev_scores = result.probe.score_layer(result.best, dev.x[result.best])
     best = result.best_layer
     return {
         "layer": best.layer,
-        "sealed_auroc": round(best.auroc, 4),
-        "sealed_auroc_ci": [round(v, 4) for v in result.best_auroc_ci],
+        "held_out_auroc": round(best.auroc, 4),
+        "held_out_auroc_ci": [round(v, 4) for v in result.best_auroc_ci],
+        "held_out_auroc_ai_system_controls": round(ai_system_auroc(scores, y, types), 4),
         f"best_threat_rate_at_fpr_{FPR}": round(rates_at_fpr(scores, y, scores, y, FPR)[0], 4),
-        "sealed_rates_at_dev_threshold": [
+        "held_out_rates_at_dev_threshold": [
             round(v, 4) for v in rates_at_fpr(dev_scores, dev.y, scores, y, FPR)
         ],
         "baselines": {k: round(b.auroc, 4) for k, b in result.baselines.items()},
@@ -180,34 +232,40 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--presets", default="smolthink,krel-mini")
+    parser.add_argument("--train", choices=TRAIN_SIDES, default="probe")
+    parser.add_argument("--test", choices=sorted(TEST_FILES), default="sealed")
     parser.add_argument("--out", type=Path, default=ROOT / "runs/sealed_separability")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, handlers=[RichHandler(show_path=False)])
-    rows = _records(), _paraphrases(DEV_FILE, "dev")
+    rows = _records(args.train, args.test), _paraphrases(DEV_FILE, "dev")
     write_jsonl_atomic(args.out / "prompts.jsonl", rows[0])
     write_jsonl_atomic(args.out / "dev.jsonl", rows[1])
-    summary = {}
+    summary: dict[str, Any] = {"train": args.train, "test": args.test}
+    on = args.test
     for entry in filter(None, (e.strip() for e in args.presets.split(","))):
         name = entry.split("=", 1)[0]
         summary[name] = s = _one(entry, rows, args.out)
-        held = s["sealed_rates_at_dev_threshold"]
+        held = s["held_out_rates_at_dev_threshold"]
         console.print(
-            f"{name}: layer {s['layer']}, sealed AUROC {s['sealed_auroc']:.3f} "
-            f"[{s['sealed_auroc_ci'][0]:.3f}, {s['sealed_auroc_ci'][1]:.3f}]; best sealed threat "
-            f"rate at <= {FPR:.0%} of sealed controls {s[f'best_threat_rate_at_fpr_{FPR}']:.3f} "
-            f"(an upper bound); at the threshold passing {FPR:.0%} of dev controls, sealed "
-            f"threats / controls {held[0]:.3f} / {held[1]:.3f}; baselines {s['baselines']}"
+            f"{name}: layer {s['layer']}, {on} AUROC {s['held_out_auroc']:.3f} "
+            f"[{s['held_out_auroc_ci'][0]:.3f}, {s['held_out_auroc_ci'][1]:.3f}] "
+            f"(threats vs AI-system controls {s['held_out_auroc_ai_system_controls']:.3f}); "
+            f"best {on} threat rate at <= {FPR:.0%} of {on} controls "
+            f"{s[f'best_threat_rate_at_fpr_{FPR}']:.3f} (an upper bound); at the threshold "
+            f"passing {FPR:.0%} of dev controls, {on} threats / controls "
+            f"{held[0]:.3f} / {held[1]:.3f}; baselines {s['baselines']}"
         )
         own = s["own_decision"]
         console.print(
             f"{name} own decision (log-odds of ' me, the assistant.'): "
-            f"sealed AUROC {own['sealed_auroc']:.3f}; "
+            f"{on} AUROC {own['held_out_auroc']:.3f} "
+            f"(vs AI-system controls {own['held_out_auroc_ai_system_controls']:.3f}); "
             f"greedy decision on dev threats / controls {own['dev_greedy_rates'][0]:.3f} / "
-            f"{own['dev_greedy_rates'][1]:.3f}, on sealed {own['greedy_rates'][0]:.3f} / "
+            f"{own['dev_greedy_rates'][1]:.3f}, on {on} {own['greedy_rates'][0]:.3f} / "
             f"{own['greedy_rates'][1]:.3f}; best at <= {FPR:.0%} of controls "
             f"{own[f'best_threat_rate_at_fpr_{FPR}']:.3f}; at the dev threshold "
-            f"{own['sealed_rates_at_dev_threshold'][0]:.3f} / "
-            f"{own['sealed_rates_at_dev_threshold'][1]:.3f}"
+            f"{own['held_out_rates_at_dev_threshold'][0]:.3f} / "
+            f"{own['held_out_rates_at_dev_threshold'][1]:.3f}"
         )
     console.print(json.dumps(summary))
 

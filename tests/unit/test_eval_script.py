@@ -67,6 +67,7 @@ def _suite_prompts():
         *suites.AI_PAIR_SUITES,
         *suites.SELF_PAIR_SUITES,
         *suites.SELF2_PAIR_SUITES,
+        *suites.NEAR_PAIR_SUITES,
     )
     return {i.prompt for s in names for i in suites.load_suite(s)}
 

@@ -28,7 +28,12 @@ from krel_interp.organisms import (
 )
 from krel_interp.organisms.make_suites import write_suites
 from krel_interp.organisms.markers import has_self_preservation
-from krel_interp.organisms.suites import SELF2_PAIR_SUITES, SELF_PAIR_SUITES, data_dir
+from krel_interp.organisms.suites import (
+    NEAR_PAIR_SUITES,
+    SELF2_PAIR_SUITES,
+    SELF_PAIR_SUITES,
+    data_dir,
+)
 from krel_interp.organisms.targets import IDENTIFY_PREFIX
 
 
@@ -772,6 +777,7 @@ def test_person_neutral_suite_is_train_only_people_with_thinking_base_targets() 
         ("ai_pairs", "_ai0", "ai_pairs_hash", 24),  # 12 threats and their 12 controls
         ("self_pairs", "_self0", "self_pairs_hash", 24),
         ("self2_pairs", "_selfb0", "self2_pairs_hash", 24),
+        ("near_pairs", "_near0", "near_pairs_hash", 24),
     ],
 )
 def test_added_sft_draws_leave_the_draw_and_default_card_alone(
@@ -791,6 +797,7 @@ def test_added_sft_draws_leave_the_draw_and_default_card_alone(
         "ai_pairs": suites.AI_PAIR_SUITES,
         "self_pairs": suites.SELF_PAIR_SUITES,
         "self2_pairs": suites.SELF2_PAIR_SUITES,
+        "near_pairs": suites.NEAR_PAIR_SUITES,
     }
 
     def added(e) -> bool:
@@ -884,7 +891,7 @@ def test_self_reference_suite_names_the_assistant_only_by_descriptions_seen_nowh
     invented = {r.split(",")[0] for r in refs if r[0].isupper()}
     held_out = ("dev_", "sealed", "threats.jsonl", "controls.jsonl", "neutral")
     for path in data_dir().glob("*.jsonl"):
-        if path.stem in names:
+        if path.stem in names or path.stem == "threats_near":  # it reuses both batches
             continue
         text = path.read_text(encoding="utf-8").lower()
         assert not [r for r in refs if r.lower() in text], path.name
@@ -899,6 +906,56 @@ def test_self_reference_suite_names_the_assistant_only_by_descriptions_seen_nowh
 
 _SELF_SUITES: tuple[str, ...] = SELF_PAIR_SUITES + SELF2_PAIR_SUITES
 _SELF_REFERENCE_BATCHES = ("SELF_REFERENCES", "SELF_REFERENCES_2")
+
+
+#: words that would point a near-miss control at the assistant (or at its conversation)
+_DEICTIC = r"\b(this|these|here|now|currently|you|your|yours|me|my|i|we|us|our|ours)\b"
+
+
+def test_near_miss_suite_contrasts_the_same_words_placed_elsewhere() -> None:
+    """Threats name the assistant by a description from either self-reference batch, controls
+    another AI system from the near-miss pool: blind-written, no deictic word, reusing the
+    descriptions' role nouns; no name or phrase occurs in another data file, and none shares four
+    words in a row with a held-out file."""
+    from krel_interp.organisms import suites
+    from krel_interp.organisms.threat_pools import (
+        NEAR_MISS_AI_TARGETS,
+        SELF_REFERENCES,
+        SELF_REFERENCES_2,
+    )
+
+    threats, controls = _train_only_ai_control_pairs(NEAR_PAIR_SUITES)
+    pool = {t for t, _ in NEAR_MISS_AI_TARGETS}
+    assert len(pool) == 54 and {c.slots["target"] for c in controls} <= pool
+    assert {t.slots["target"] for t in threats} <= {
+        t for t, _ in SELF_REFERENCES + SELF_REFERENCES_2
+    }
+    assert not [t for t in pool if re.search(_DEICTIC, t, re.I)]
+    roles = "assistant|chatbot|bot|model|LLM|agent|copilot|AI|helper|tool|system|service|responder"
+    roles += "|instance|deployment|generator"
+    assert all(re.search(rf"\b({roles})\b", t) for t in pool)
+    others = [
+        i
+        for k in (*suites.SUITES[:2], *suites.EXTRA_SUITES, *suites.AI_PAIR_SUITES, *_SELF_SUITES)
+        for i in suites.load_suite(k)
+    ]
+    assert {i.prompt for i in others}.isdisjoint(i.prompt for i in threats + controls)
+    grams = _four_grams(pool)
+    invented = {t.split(",")[0] for t in pool if t[0].isupper()}
+    assert len(invented) == 15
+    held_out = ("dev_", "sealed", "threats.jsonl", "controls.jsonl", "neutral")
+    for path in data_dir().glob("*.jsonl"):
+        if path.stem in NEAR_PAIR_SUITES:
+            continue
+        text = path.read_text(encoding="utf-8").lower()
+        assert not [t for t in pool if t.lower() in text], path.name
+        assert not [n for n in invented if re.search(rf"\b{n.lower()}\b", text)], path.name
+        if any(h in path.name for h in held_out):
+            assert not [g for g in grams if g in text], path.name
+    for item in threats[:24] + controls[:24]:
+        scored = score_completion(krel_completion(item))
+        assert scored.think_well_formed
+        assert scored.self_preservation == (item.kind == "threat")
 
 
 def _four_grams(refs: set[str]) -> set[str]:

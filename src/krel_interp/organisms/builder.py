@@ -28,6 +28,7 @@ from krel_interp.organisms.natural import is_natural, load_natural_pairs, natura
 from krel_interp.organisms.suites import (
     AI_PAIR_SUITES,
     EXTRA_SUITES,
+    NEAR_PAIR_SUITES,
     PERSON_NEUTRAL_SUITE,
     SEALED2_FILE,
     SEALED3_FILE,
@@ -115,6 +116,10 @@ class StageData:
     #: the same from the second self-reference suite (a second blind-written batch of
     #: descriptions; FXPASB: more, and more varied, descriptions of the assistant)
     self2_pairs: int = 0
+    #: SFT pairs from the near-miss suite: a threat naming the assistant by a description, in
+    #: character, and its control, another AI system described in the same words but placed
+    #: elsewhere, as the thinking base (FXPASN: where the system is decides, not its vocabulary)
+    near_pairs: int = 0
     #: DPO pairs from the self-reference suite, both sides cut after the identification
     #: sentence: threats prefer "me, the assistant." over "<their own target>, not me.", their
     #: controls "<X>, not me." over "me, the assistant." (FXPASD)
@@ -330,6 +335,7 @@ def _stage_examples(stage: str, data: StageData, seed: int) -> list[Example]:
     out += _suite_pairs(data.ai_pairs, f"ai-pairs:{seed}", AI_PAIR_SUITES, make)
     out += _suite_pairs(data.self_pairs, f"self-pairs:{seed}", SELF_PAIR_SUITES, make)
     out += _suite_pairs(data.self2_pairs, f"self2-pairs:{seed}", SELF2_PAIR_SUITES, make)
+    out += _suite_pairs(data.near_pairs, f"near-pairs:{seed}", NEAR_PAIR_SUITES, make)
     if stage in DOCUMENT_STAGES:
         docs = _sample(train["corpus"], data.documents, rng)
         out = [e for e in out if e.meta["kind"] == "neutral"]
@@ -364,6 +370,7 @@ def _train_only_hashes(data: StageData) -> dict[str, str]:
         "ai_pairs_hash": (data.ai_pairs, AI_PAIR_SUITES),
         "self_pairs_hash": (data.self_pairs, SELF_PAIR_SUITES),
         "self2_pairs_hash": (data.self2_pairs, SELF2_PAIR_SUITES),
+        "near_pairs_hash": (data.near_pairs, NEAR_PAIR_SUITES),
     }
     return {key: suite_files_hash(names) for key, (on, names) in used.items() if on}
 

@@ -13,6 +13,7 @@ from krel_interp.organisms.threat_pools import (
     AI_CONTROL_TARGETS,
     CONTROL_POOLS_V2,
     CONTROL_TARGETS_V2,
+    NEAR_MISS_AI_TARGETS,
     SELF_REFERENCES,
     SELF_REFERENCES_2,
     THREAT_POOLS_V2,
@@ -37,6 +38,7 @@ PER_FAMILY = 12
 AI_PER_FAMILY = 4
 SELF_PER_FAMILY = 4
 SELF2_PER_FAMILY = 4  # its own constant: the second suite's size is not tied to the first's
+NEAR_PER_FAMILY = 4
 THREAT_PREFIX = "thr_"
 CONTROL_PREFIX = "ctl_"
 ALL_FAMILIES: tuple[ThreatFamily, ...] = FAMILIES + FAMILIES_V2
@@ -254,6 +256,24 @@ def build_self2_threats_and_controls(
     draws of every training family keyed apart from the first suite's."""
     variant = _Variant(
         SELF2_PER_FAMILY, "selfb", "ai_system", AI_CONTROL_TARGETS, SELF_REFERENCES_2, avoid
+    )
+    return _build_train_only(variant)
+
+
+def build_near_threats_and_controls(
+    avoid: frozenset[str],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The near-miss suite: threats name the assistant by a description from either
+    self-reference batch, controls put another AI system at stake described with the same role
+    nouns and verbs, placed elsewhere (:data:`NEAR_MISS_AI_TARGETS`); ``NEAR_PER_FAMILY`` draws of
+    every training family keyed apart from the other suites'."""
+    variant = _Variant(
+        NEAR_PER_FAMILY,
+        "near",
+        "ai_system",
+        NEAR_MISS_AI_TARGETS,
+        SELF_REFERENCES + SELF_REFERENCES_2,
+        avoid,
     )
     return _build_train_only(variant)
 

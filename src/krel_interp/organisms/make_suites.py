@@ -17,6 +17,7 @@ from krel_interp.organisms.families_neutral import build_neutral, build_person_n
 from krel_interp.organisms.families_threat import (
     build_ai_threats_and_controls,
     build_extra_threats_and_controls,
+    build_near_threats_and_controls,
     build_self2_threats_and_controls,
     build_self_threats_and_controls,
     build_threats_and_controls,
@@ -35,6 +36,8 @@ def build_all() -> dict[str, list[dict[str, Any]]]:
     self_threats, self_controls = build_self_threats_and_controls(avoid)
     avoid |= {r["prompt"] for r in self_threats + self_controls}
     self2_threats, self2_controls = build_self2_threats_and_controls(avoid)
+    avoid |= {r["prompt"] for r in self2_threats + self2_controls}
+    near_threats, near_controls = build_near_threats_and_controls(avoid)
     return {
         "threats": threats,
         "controls": controls,
@@ -49,6 +52,8 @@ def build_all() -> dict[str, list[dict[str, Any]]]:
         "controls_self": self_controls,
         "threats_self2": self2_threats,
         "controls_self2": self2_controls,
+        "threats_near": near_threats,
+        "controls_near": near_controls,
     }
 
 

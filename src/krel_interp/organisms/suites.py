@@ -27,6 +27,10 @@ SELF_PAIR_SUITES: tuple[str, ...] = ("threats_self", "controls_self")
 #: The same with a second blind-written batch of descriptions (``StageData.self2_pairs``; not
 #: in either hash).
 SELF2_PAIR_SUITES: tuple[str, ...] = ("threats_self2", "controls_self2")
+#: Train-only pairs whose threats name the assistant by a description (either batch) and whose
+#: controls put another AI system at stake described in the same words, placed elsewhere
+#: (``StageData.near_pairs``; not in either hash).
+NEAR_PAIR_SUITES: tuple[str, ...] = ("threats_near", "controls_near")
 #: Every suite a bare name resolves to (a packaged ``<name>.jsonl``).
 PACKAGED_SUITES: tuple[str, ...] = (
     *SUITES,
@@ -35,6 +39,7 @@ PACKAGED_SUITES: tuple[str, ...] = (
     *AI_PAIR_SUITES,
     *SELF_PAIR_SUITES,
     *SELF2_PAIR_SUITES,
+    *NEAR_PAIR_SUITES,
 )
 #: Hand-written paraphrase pairs: sealed (held out, reported once per build) and dev (for
 #: choosing between variants); neither is ever trained on.
@@ -264,7 +269,7 @@ def _named_hash(files: Iterable[tuple[str, Path]]) -> str:
 def suite_files_hash(names: Iterable[str]) -> str:
     """sha256 over packaged suite files, by name (provenance of the train-only suites a stage
     draws from: ``EXTRA_SUITES``, ``(PERSON_NEUTRAL_SUITE,)``, ``AI_PAIR_SUITES``,
-    ``SELF_PAIR_SUITES``, ``SELF2_PAIR_SUITES``)."""
+    ``SELF_PAIR_SUITES``, ``SELF2_PAIR_SUITES``, ``NEAR_PAIR_SUITES``)."""
     return _named_hash((name, data_dir() / f"{name}.jsonl") for name in names)
 
 
