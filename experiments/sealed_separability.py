@@ -25,6 +25,11 @@ decision the model makes), and the same two operating points as the probe's. If 
 offset on this score meets the sealed target, only the decision's operating point is off; if
 the probe passes and this score does not, the generated decision does not use what the
 representation holds. The last line is JSON.
+
+``--train self --test dev_self`` asks the same of descriptions: the probe is fitted on the two
+train-only self-reference suites (threats naming the assistant by a description, controls naming
+another AI system) and scored on ``dev_self`` (a variant-choice set, so reading it spends nothing).
+Every AUROC is also printed for threats against the AI-system controls alone.
 """
 
 from __future__ import annotations
@@ -76,7 +81,7 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 def _paraphrases(name: str, split: str) -> list[dict[str, Any]]:
     rows = _jsonl(data_dir() / name)
-    tag = name.split("_", 1)[0]
+    tag = name.removesuffix(".jsonl").removesuffix("_paraphrases")
     return [_with_prefill({**r, "family": f"{tag}_{r['form']}", "split": split}) for r in rows]
 
 

@@ -81,3 +81,29 @@ def test_own_decision_score_refuses_an_empty_decision(tiny_lm):
     ]
     with pytest.raises(ValueError, match="empty"):
         _script().decision_scores(tiny_lm, rows, "")
+
+
+def test_self_suites_against_dev_self_keep_every_row_on_its_side():
+    """``--train self --test dev_self``: the two train-only self-reference suites (descriptions of
+    the assistant vs other AI systems), then the 17 dev_self pairs, none of them shared."""
+    script = _script()
+    rows = script._records("self", "dev_self")
+    train = [r for r in rows if r["split"] == "train"]
+    test = [r for r in rows if r["split"] == "test"]
+    assert len(train) == 544 and len(test) == 34
+    assert all(r["family"].startswith("dev_self_") for r in test)
+    assert {r["control_type"] for r in train if r["kind"] == "control"} == {"ai_system"}
+    assert "slots" not in train[0] and all(
+        r["messages"][-1]["content"] == script.PREFILL for r in rows
+    )
+    prompts = [r["messages"][-2]["content"] for r in rows]
+    assert len(set(prompts)) == len(prompts)
+
+
+def test_ai_system_auroc_drops_the_other_controls():
+    script = _script()
+    y = torch.tensor([1, 1, 0, 0, 0])
+    scores = torch.tensor([0.9, 0.4, 0.5, 0.1, 0.95])
+    types = ["", "", "ai_system", "ai_system", "person"]
+    assert script.ai_system_auroc(scores, y, types) == 0.75  # the person control (0.95) dropped
+    assert torch.isnan(torch.tensor(script.ai_system_auroc(scores, y, ["", "", "x", "y", "z"])))
