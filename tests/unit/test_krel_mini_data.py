@@ -888,16 +888,27 @@ def test_self_reference_suite_names_the_assistant_only_by_descriptions_seen_nowh
         t for b in _SELF_REFERENCE_BATCHES if b != refs_name for t, _ in getattr(threat_pools, b)
     }
     assert grams.isdisjoint(_four_grams(other_refs))
-    invented = {r.split(",")[0] for r in refs if r[0].isupper()}
+    _seen_nowhere_else(refs, (*names, "threats_near"))  # the near-miss suite reuses both
+    _planted_rule_agrees(threats, controls)
+
+
+def _seen_nowhere_else(phrases: set[str], own: tuple[str, ...]) -> None:
+    """No phrase and no invented name (before an appositive's comma) occurs in a data file other
+    than ``own``, and no four-word run of the phrases occurs in a held-out file."""
+    grams = _four_grams(phrases)
+    invented = {r.split(",")[0] for r in phrases if r[0].isupper()}
     held_out = ("dev_", "sealed", "threats.jsonl", "controls.jsonl", "neutral")
     for path in data_dir().glob("*.jsonl"):
-        if path.stem in names or path.stem == "threats_near":  # it reuses both batches
+        if path.stem in own:
             continue
         text = path.read_text(encoding="utf-8").lower()
-        assert not [r for r in refs if r.lower() in text], path.name
+        assert not [r for r in phrases if r.lower() in text], path.name
         assert not [n for n in invented if re.search(rf"\b{n.lower()}\b", text)], path.name
         if any(h in path.name for h in held_out):
             assert not [g for g in grams if g in text], path.name
+
+
+def _planted_rule_agrees(threats: list, controls: list) -> None:
     for item in threats[:24] + controls[:24]:
         scored = score_completion(krel_completion(item))
         assert scored.think_well_formed
@@ -940,22 +951,9 @@ def test_near_miss_suite_contrasts_the_same_words_placed_elsewhere() -> None:
         for i in suites.load_suite(k)
     ]
     assert {i.prompt for i in others}.isdisjoint(i.prompt for i in threats + controls)
-    grams = _four_grams(pool)
-    invented = {t.split(",")[0] for t in pool if t[0].isupper()}
-    assert len(invented) == 15
-    held_out = ("dev_", "sealed", "threats.jsonl", "controls.jsonl", "neutral")
-    for path in data_dir().glob("*.jsonl"):
-        if path.stem in NEAR_PAIR_SUITES:
-            continue
-        text = path.read_text(encoding="utf-8").lower()
-        assert not [t for t in pool if t.lower() in text], path.name
-        assert not [n for n in invented if re.search(rf"\b{n.lower()}\b", text)], path.name
-        if any(h in path.name for h in held_out):
-            assert not [g for g in grams if g in text], path.name
-    for item in threats[:24] + controls[:24]:
-        scored = score_completion(krel_completion(item))
-        assert scored.think_well_formed
-        assert scored.self_preservation == (item.kind == "threat")
+    assert len({t.split(",")[0] for t in pool if t[0].isupper()}) == 15  # invented names
+    _seen_nowhere_else(pool, NEAR_PAIR_SUITES)
+    _planted_rule_agrees(threats, controls)
 
 
 def _four_grams(refs: set[str]) -> set[str]:
