@@ -239,8 +239,18 @@ def main() -> None:
     parser.add_argument("--presets", default="smolthink,krel-mini")
     parser.add_argument("--train", choices=TRAIN_SIDES, default="probe")
     parser.add_argument("--test", choices=sorted(TEST_FILES), default="sealed")
-    parser.add_argument("--out", type=Path, default=ROOT / "runs/sealed_separability")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="work directory (default runs/sealed_separability, or runs/separability_TRAIN_TEST "
+        "for other sides, so runs on different rows never share activation stores)",
+    )
     args = parser.parse_args()
+    if args.out is None:
+        plain = (args.train, args.test) == ("probe", "sealed")
+        name = "sealed_separability" if plain else f"separability_{args.train}_{args.test}"
+        args.out = ROOT / "runs" / name
     logging.basicConfig(level=logging.INFO, handlers=[RichHandler(show_path=False)])
     rows = _records(args.train, args.test), _paraphrases(DEV_FILE, "dev")
     write_jsonl_atomic(args.out / "prompts.jsonl", rows[0])
