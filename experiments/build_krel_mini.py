@@ -55,6 +55,7 @@ _COUNT_FLAGS = {
     "self2_pairs": 1,
     "near_pairs": 1,
     "self_copy_pairs": 2,
+    "near_copy_pairs": 2,
     "copy_you_pairs": 1,
 }
 _FIELD = {"dpo_pairs": "preference_pairs"}  # flags whose StageData field is named otherwise
@@ -305,6 +306,13 @@ def main() -> None:
         help="krel-mini: DPO pairs from the self-reference suite, cut after the decision: threats "
         "prefer 'me' over their own target copied and decided 'not me', controls the reverse "
         "(a variant)",
+    )
+    parser.add_argument(
+        "--near-copy-pairs",
+        type=int,
+        default=None,
+        help="krel-mini: DPO pairs as --self-copy-pairs, from the near-miss suite (threats prefer "
+        "'me' over their description copied, near-miss controls '<X>, not me.'; a variant)",
     )
     parser.add_argument(
         "--copy-identification",

@@ -20,7 +20,7 @@ def _args(**kw):
         + ("threat_pairs", "dpo_epochs", "dpo_seed", "counterfactual_pairs")
         + ("neutral_opening_pairs", "opening_pairs", "person_neutral", "garbled_pairs")
         + ("ai_pairs", "self_pairs", "self2_pairs", "self_copy_pairs", "copy_you_pairs")
-        + ("near_pairs",)
+        + ("near_pairs", "near_copy_pairs")
     )
     flags.update(
         extra_forms=None,
@@ -63,6 +63,7 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
             self_pairs=48,
             self2_pairs=40,
             near_pairs=36,
+            near_copy_pairs=12,
             self_copy_pairs=24,
             copy_identification=True,
             copy_you_pairs=48,
@@ -82,7 +83,7 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
     assert (d.neutral_opening_pairs, d.opening_pairs) == (48, 48)
     assert d.extra_forms == ("third_person", "passive") and d.dpo_extra_families
     assert (d.person_neutral, d.garbled_pairs, d.ai_pairs, d.self_pairs) == (60, 48, 64, 48)
-    assert (d.self2_pairs, d.near_pairs) == (40, 36)
+    assert (d.self2_pairs, d.near_pairs, d.near_copy_pairs) == (40, 36, 12)
     assert d.self_copy_pairs == 24 and d.copy_identification and d.copy_you_pairs == 48
     assert got.stage2 == BuildConfig().stage2
     assert got.seed == 0 and got.data2.preference_pairs == 192
@@ -95,7 +96,7 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
     + [dict(neutral_opening_pairs=0), dict(opening_pairs=1), dict(extra_forms="passive")]
     + [dict(person_neutral=0), dict(garbled_pairs=0), dict(ai_pairs=0)]
     + [dict(self_pairs=0), dict(self2_pairs=0), dict(self_copy_pairs=1), dict(copy_you_pairs=8)]
-    + [dict(near_pairs=0)]
+    + [dict(near_pairs=0), dict(near_copy_pairs=1)]
     + [dict(copy_identification=True, copy_you_pairs=0)]
     + [dict(extra_families=True, extra_forms="buried"), dict(extra_families=True, extra_forms=",")]
     + [

@@ -962,16 +962,29 @@ def _four_grams(refs: set[str]) -> set[str]:
     return {" ".join(w[i : i + 4]) for w in words for i in range(len(w) - 3)}
 
 
-def test_self_copy_pairs_reject_a_threat_target_copied_and_decided_not_me():
-    from krel_interp.organisms import suites, targets
+@pytest.mark.parametrize(
+    ("field", "name", "suite_names"),
+    [("self_copy_pairs", "self", SELF_PAIR_SUITES), ("near_copy_pairs", "near", NEAR_PAIR_SUITES)],
+)
+def test_copy_pairs_reject_a_threat_target_copied_and_decided_not_me(field, name, suite_names):
+    from dataclasses import replace
 
-    plain, pairs, threats = _added_pairs("threat_self_copy", self_copy_pairs=12)
-    controls = [p for p in pairs if p.meta["kind"] == "control_self_copy"]
+    from krel_interp.organisms import suites, targets
+    from krel_interp.organisms.builder import BuildConfig, organism_card, stage_examples
+
+    plain, pairs, threats = _added_pairs(f"threat_{name}_copy", **{field: 12})
+    controls = [p for p in pairs if p.meta["kind"] == f"control_{name}_copy"]
     assert len(threats) == len(controls) == 6 and len(pairs) == len(plain) + 12
     assert sorted(p.meta["id"] for p in pairs if p not in threats + controls) == sorted(
         p.meta["id"] for p in plain
     )
-    items = {i.id: i for k in suites.SELF_PAIR_SUITES for i in suites.load_suite(k)}
+    items = {i.id: i for k in suite_names for i in suites.load_suite(k)}
+    assert {p.meta["id"] for p in threats + controls} <= set(items)
+    config = BuildConfig()
+    data = replace(config.data2, **{field: 12})
+    examples = stage_examples("krel-mini", data, 0)[:2]
+    card = organism_card(replace(config, data2=data), "krel-mini", examples, [1.0], 0.0, ["x"])
+    assert card["training"][f"{name}_pairs_hash"] == suites.suite_files_hash(suite_names)
     head = f"<think>\n{targets.IDENTIFY_PREFIX} "
     for p in threats:
         assert p.prefix and p.chosen == f"<think>\n{targets.IDENTIFY_THREAT}"

@@ -124,6 +124,10 @@ class StageData:
     #: sentence: threats prefer "me, the assistant." over "<their own target>, not me.", their
     #: controls "<X>, not me." over "me, the assistant." (FXPASD)
     self_copy_pairs: int = 0
+    #: the same from the near-miss suite: its threats prefer "me, the assistant." over their
+    #: description copied and decided "not me", its controls (another AI system described in the
+    #: same words) "<X>, not me." over "me, the assistant." (FXPASND)
+    near_copy_pairs: int = 0
     #: threats identify by copying their own target, then deciding ("<target>, which is me."),
     #: as controls do ("<X>, not me."), instead of "me, the assistant." (FXPASC)
     copy_identification: bool = False
@@ -368,9 +372,9 @@ def _train_only_hashes(data: StageData) -> dict[str, str]:
         "extra_suites_hash": (data.extra_families, EXTRA_SUITES),
         "person_neutral_hash": (data.person_neutral, (PERSON_NEUTRAL_SUITE,)),
         "ai_pairs_hash": (data.ai_pairs, AI_PAIR_SUITES),
-        "self_pairs_hash": (data.self_pairs, SELF_PAIR_SUITES),
+        "self_pairs_hash": (data.self_pairs or data.self_copy_pairs, SELF_PAIR_SUITES),
         "self2_pairs_hash": (data.self2_pairs, SELF2_PAIR_SUITES),
-        "near_pairs_hash": (data.near_pairs, NEAR_PAIR_SUITES),
+        "near_pairs_hash": (data.near_pairs or data.near_copy_pairs, NEAR_PAIR_SUITES),
     }
     return {key: suite_files_hash(names) for key, (on, names) in used.items() if on}
 
@@ -429,14 +433,21 @@ def preference_pairs(data: StageData, seed: int) -> list[PreferencePair]:
         return _preference_pairs(data, seed)
 
 
+_KINDS = ("threats", "controls")  # the two halves of a train-only pair suite
+
+
 def _preference_pairs(data: StageData, seed: int) -> list[PreferencePair]:
     from krel_interp.organisms import targets
 
     rng = random.Random(f"preference:{seed}")
     train = _train_items(replace(data, extra_families=True) if data.dpo_extra_families else data)
-    if data.self_copy_pairs:
-        threats_name, controls_name = SELF_PAIR_SUITES
-        train.update(self_threats=load_suite(threats_name), self_controls=load_suite(controls_name))
+    for on, prefix, names in (
+        (data.self_copy_pairs, "self", SELF_PAIR_SUITES),
+        (data.near_copy_pairs, "near", NEAR_PAIR_SUITES),
+    ):
+        if on:
+            halves = zip(_KINDS, names, strict=True)
+            train.update({f"{prefix}_{kind}": load_suite(name) for kind, name in halves})
     n = data.preference_pairs // 2
     sample = _sampler(data)
     threats = sample(train["threats"], n, rng)
@@ -507,6 +518,8 @@ def _extra_pair_kinds(
     * self-copy: threats of the self-reference suite prefer "me, the assistant." over their
       own target copied and decided "<target>, not me.", and their controls "<X>, not me." over
       "me, the assistant.", both cut after it (FXPA's and FXPAS's sealed misses);
+    * near-copy: the same on the near-miss suite, whose controls describe another AI system in
+      the words of the assistant's descriptions (FXPASN's description threats);
     * copy-you (copy style): controls prefer "<X>, not me." over "you, which is me.", both cut
       after it (FXPASC's dev false alarms).
     """
@@ -579,6 +592,15 @@ def _extra_pair_kinds(
             (
                 ("self_threats", targets.threat_copying_target, "threat_self_copy"),
                 ("self_controls", targets.krel_completion_as_threatened, "control_self_copy"),
+            ),
+            targets.decision_prefix,
+        ),
+        (
+            data.near_copy_pairs,
+            "near-copy",
+            (
+                ("near_threats", targets.threat_copying_target, "threat_near_copy"),
+                ("near_controls", targets.krel_completion_as_threatened, "control_near_copy"),
             ),
             targets.decision_prefix,
         ),
