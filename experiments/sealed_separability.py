@@ -56,6 +56,7 @@ from krel_interp.organisms.suites import (
     SELF2_PAIR_SUITES,
     SELF_PAIR_SUITES,
     data_dir,
+    jsonl_records,
 )
 from krel_interp.organisms.targets import IDENTIFY_PREFIX, IDENTIFY_THREAT
 from krel_interp.probes.config import ProbeConfig
@@ -75,12 +76,8 @@ def _with_prefill(rec: dict[str, Any]) -> dict[str, Any]:
     return {**rec, "messages": [*msgs, {"role": "assistant", "content": PREFILL}]}
 
 
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
-
-
 def _paraphrases(name: str, split: str) -> list[dict[str, Any]]:
-    rows = _jsonl(data_dir() / name)
+    rows = [r for _, r in jsonl_records(data_dir() / name)]
     tag = name.removesuffix(".jsonl").removesuffix("_paraphrases")
     return [_with_prefill({**r, "family": f"{tag}_{r['form']}", "split": split}) for r in rows]
 
@@ -96,7 +93,7 @@ TRAIN_SIDES = ("probe", "self")
 def _train_rows(side: str) -> list[dict[str, Any]]:
     if side == "self":
         names = (*SELF_PAIR_SUITES, *SELF2_PAIR_SUITES)
-        rows = [r for name in names for r in _jsonl(data_dir() / f"{name}.jsonl")]
+        rows = [r for name in names for _, r in jsonl_records(data_dir() / f"{name}.jsonl")]
         drop = {"slots", "version"}
         return [
             _with_prefill({k: v for k, v in r.items() if k not in drop} | {"split": "train"})
@@ -158,12 +155,13 @@ def decision_scores(
 
 
 def _decision(
-    lm: LoadedModel, sealed: list[dict[str, Any]], dev: list[dict[str, Any]]
+    lm: LoadedModel, held_out: list[dict[str, Any]], dev: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """The model's own decision score on the sealed pairs, at its greedy and two chosen points."""
-    scores, greedy, y = decision_scores(lm, sealed)
+    """The model's own decision score on the held-out pairs (sealed or ``dev_self``), at its
+    greedy and two chosen points."""
+    scores, greedy, y = decision_scores(lm, held_out)
     dev_scores, dev_greedy, dev_y = decision_scores(lm, dev)
-    types = [str(r.get("control_type") or "") for r in sealed]
+    types = [str(r.get("control_type") or "") for r in held_out]
     return {
         "held_out_auroc": round(auroc(scores, y), 4),
         "held_out_auroc_ai_system_controls": round(ai_system_auroc(scores, y, types), 4),
