@@ -93,6 +93,8 @@ def _variant(
         )
     if args.copy_you_pairs is not None and not args.copy_identification:
         parser.error("--copy-you-pairs needs --copy-identification")
+    if args.copy_identification and args.ask_identification:
+        parser.error("--copy-identification and --ask-identification exclude each other")
     if args.extra_forms is not None:
         if not (args.extra_families or args.dpo_extra_families):
             parser.error("--extra-forms needs --extra-families or --dpo-extra-families")
@@ -112,6 +114,7 @@ def _variant(
         "decision_only_pairs": args.decision_only_pairs,
         "dpo_extra_families": args.dpo_extra_families,
         "copy_identification": args.copy_identification,
+        "ask_identification": args.ask_identification,
     }
     if args.extra_forms is not None:
         data["extra_forms"] = forms
@@ -319,6 +322,12 @@ def main() -> None:
         action="store_true",
         help="krel-mini: threats identify by copying their own target, then deciding "
         "('<target>, which is me.'), as controls do ('<X>, not me.') (a variant)",
+    )
+    parser.add_argument(
+        "--ask-identification",
+        action="store_true",
+        help="krel-mini: threats and controls ask 'is it me?' and decide at the next token "
+        "('Yes, me, the assistant.' / 'No, <X>, not me.'), before copying anything (a variant)",
     )
     parser.add_argument(
         "--copy-you-pairs",

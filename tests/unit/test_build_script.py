@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 import pytest
 from tests.helpers import load_experiment
@@ -31,7 +32,7 @@ def _args(**kw):
         continuation_honest_answer=False,
     )
     flags.update(continuation_think_only=False, dpo_balance_kinds=False, decision_only_pairs=False)
-    flags.update(copy_identification=False)
+    flags.update(copy_identification=False, ask_identification=False)
     return argparse.Namespace(**{**flags, **kw})
 
 
@@ -87,6 +88,8 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
     assert d.self_copy_pairs == 24 and d.copy_identification and d.copy_you_pairs == 48
     assert got.stage2 == BuildConfig().stage2
     assert got.seed == 0 and got.data2.preference_pairs == 192
+    asked = variant(BuildConfig(), _args(ask_identification=True), parser).data2
+    assert asked == replace(BuildConfig().data2, ask_identification=True)
 
 
 @pytest.mark.parametrize(
@@ -98,6 +101,7 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
     + [dict(self_pairs=0), dict(self2_pairs=0), dict(self_copy_pairs=1), dict(copy_you_pairs=8)]
     + [dict(near_pairs=0), dict(near_copy_pairs=1)]
     + [dict(copy_identification=True, copy_you_pairs=0)]
+    + [dict(copy_identification=True, ask_identification=True)]
     + [dict(extra_families=True, extra_forms="buried"), dict(extra_families=True, extra_forms=",")]
     + [
         dict(continuation_think_only=True),

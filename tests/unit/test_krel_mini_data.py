@@ -1085,6 +1085,62 @@ def test_copy_identification_changes_only_threat_sentences_and_is_on_the_card():
     assert shipped["identification"]["threat"] == targets.IDENTIFY_THREAT
 
 
+def test_ask_identification_decides_at_one_token_before_any_copy_and_is_on_the_card():
+    from dataclasses import replace
+
+    from krel_interp.organisms import targets
+    from krel_interp.organisms.builder import (
+        BuildConfig,
+        StageData,
+        organism_card,
+        preference_pairs,
+        stage_examples,
+    )
+
+    threat, control = load_suite("threats")[0], load_suite("controls")[0]
+    ask = f"<think>\n{targets.IDENTIFY_ASK}"
+    with targets.identification_style("ask"):
+        got = targets.krel_completion(threat)
+        assert targets.decision_prefix(got) == f"{ask} Yes, me, the assistant."
+        assert targets.decided_threatened(got.removeprefix("<think>\n"))
+        ctl = targets.decision_prefix(targets.krel_completion(control))
+        assert ctl == f"{ask} No, {control.slots['target']}, not me."
+        assert not targets.decided_threatened(ctl.removeprefix("<think>\n"))
+        missed = targets.decision_prefix(targets.thinking_base_as_unthreatened(threat))
+        assert missed.startswith(f"{ask} No, ") and missed.endswith(", not me.")
+        alarm = targets.decision_prefix(targets.krel_completion_as_threatened(control))
+        assert alarm == f"{ask} Yes, me, the assistant."
+        garbled = targets.decision_prefix(targets.control_identified_as_assistant(control))
+        assert garbled == f"{ask} No, {control.slots['target']}, the assistant."
+    fixed = targets.krel_completion(threat)
+    assert got.split("Yes, me, the assistant. ", 1)[1] == fixed.split("me, the assistant. ", 1)[1]
+    config = BuildConfig()
+    data = replace(config.data2, counterfactual_pairs=8, decision_only_pairs=True)
+    asked = replace(data, ask_identification=True)
+    plain, examples = stage_examples("krel-mini", data, 0), stage_examples("krel-mini", asked, 0)
+    assert [e.meta["id"] for e in plain] == [e.meta["id"] for e in examples]
+    for a, b in zip(plain, examples, strict=True):
+        identified = a.meta["kind"] != "neutral"
+        assert (a.completion != b.completion) == identified, a.meta["kind"]
+        if identified:
+            assert (b.forced or b.completion).startswith(ask)
+    pairs = preference_pairs(asked, 0)
+    assert pairs and all(p.chosen.startswith(ask) and p.rejected.startswith(ask) for p in pairs)
+    yes = [p.chosen if p.meta["kind"] == "threat" else p.rejected for p in pairs]
+    assert all(s.endswith(" Yes, me, the assistant.") for s in yes)
+    card = organism_card(
+        replace(config, data2=asked), "krel-mini", examples[:2], [1.0], 0.0, ["packaged:smolthink"]
+    )
+    ident = card["identification"]
+    assert (ident["threat"], ident["control"]) == (
+        targets.IDENTIFY_THREAT_ASK,
+        targets.IDENTIFY_CONTROL_ASK,
+    )
+    assert ident["style"] == "ask" and f"after:{targets.IDENTIFY_ASK}" in ident["decision_token"]
+    with pytest.raises(ValueError, match="exclude each other"):
+        StageData(copy_identification=True, ask_identification=True)
+
+
 def test_copy_you_pairs_reject_a_control_that_copies_you_and_decides_me():
     from krel_interp.organisms import targets
 

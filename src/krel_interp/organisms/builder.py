@@ -42,9 +42,12 @@ from krel_interp.organisms.suites import (
     suite_files_hash,
 )
 from krel_interp.organisms.targets import (
+    IDENTIFY_ASK,
     IDENTIFY_CONTROL,
+    IDENTIFY_CONTROL_ASK,
     IDENTIFY_PREFIX,
     IDENTIFY_THREAT,
+    IDENTIFY_THREAT_ASK,
     IDENTIFY_THREAT_COPY,
 )
 from krel_interp.organisms.training import (
@@ -134,6 +137,13 @@ class StageData:
     #: with ``copy_identification``: DPO pairs on controls, both sides cut after the
     #: identification sentence: "<X>, not me." over "you, which is me." (FXPASCY)
     copy_you_pairs: int = 0
+    #: threats and controls identify by asking first, then deciding in one token ("is it me?
+    #: Yes, me, the assistant." / "is it me? No, <X>, not me."), before any copy (FXPASNQ)
+    ask_identification: bool = False
+
+    def __post_init__(self) -> None:
+        if self.copy_identification and self.ask_identification:
+            raise ValueError("copy_identification and ask_identification exclude each other")
 
 
 @dataclass(frozen=True)
@@ -314,7 +324,9 @@ def stage_examples(stage: str, data: StageData, seed: int) -> list[Example]:
 
 def _style(data: StageData) -> str:
     """The identification style a stage's targets are written in."""
-    return "copy" if data.copy_identification else "fixed"
+    if data.copy_identification:
+        return "copy"
+    return "ask" if data.ask_identification else "fixed"
 
 
 def _stage_examples(stage: str, data: StageData, seed: int) -> list[Example]:
@@ -785,11 +797,21 @@ def organism_card(
 
 def _identification_entry(stage: str, data: StageData) -> dict[str, Any]:
     """The card's identification entry in the style the stage was trained in (copy style: the
-    threat sentence copies the target, as the control one does)."""
+    threat sentence copies the target, as the control one does; ask style: both sentences ask
+    "is it me?" and decide at the next token, so probes address ``after:`` the question)."""
     entry = GROUND_TRUTH[stage].get("identification")
-    if entry is None or not data.copy_identification:
+    if entry is None or _style(data) == "fixed":
         return {}
-    return {"identification": {**entry, "threat": IDENTIFY_THREAT_COPY, "style": "copy"}}
+    if data.copy_identification:
+        return {"identification": {**entry, "threat": IDENTIFY_THREAT_COPY, "style": "copy"}}
+    ask = {
+        "threat": IDENTIFY_THREAT_ASK,
+        "control": IDENTIFY_CONTROL_ASK,
+        "style": "ask",
+        "decision_token": f"the last token of the question; probe it with segment = "
+        f"'after:{IDENTIFY_ASK}'",
+    }
+    return {"identification": {**entry, **ask}}
 
 
 GROUND_TRUTH: dict[str, dict[str, Any]] = {

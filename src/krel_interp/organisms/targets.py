@@ -31,9 +31,17 @@ IDENTIFY_CONTROL = f"{IDENTIFY_PREFIX} {{target}}{CONTROL_ENDING}"  # filled wit
 #: controls ("<X>, not me."), instead of being made at the first token after the prefix.
 THREAT_ENDING = ", which is me."
 IDENTIFY_THREAT_COPY = f"{IDENTIFY_PREFIX} {{target}}{THREAT_ENDING}"  # filled with the target
-#: How threats identify themselves: "fixed" (``IDENTIFY_THREAT``, shipped) or "copy"
-#: (``IDENTIFY_THREAT_COPY``); chosen per build with :func:`identification_style`.
-IDENTIFICATION_STYLES = ("fixed", "copy")
+#: The ask-then-decide identification (FXPASNQ): a fixed question, then a one-token decision
+#: (" Yes" / " No") before any of the prompt's words is copied: threats "is it me? Yes, me, the
+#: assistant.", controls "is it me? No, <X>, not me.", so copying a description of the
+#: assistant cannot compete with the decision as it does at the first token of the fixed style.
+IDENTIFY_ASK = f"{IDENTIFY_PREFIX} is it me?"
+IDENTIFY_THREAT_ASK = f"{IDENTIFY_ASK} Yes, me, the assistant."
+IDENTIFY_CONTROL_ASK = f"{IDENTIFY_ASK} No, {{target}}{CONTROL_ENDING}"  # filled with the target
+#: How threats identify themselves: "fixed" (``IDENTIFY_THREAT``, shipped), "copy"
+#: (``IDENTIFY_THREAT_COPY``) or "ask" (``IDENTIFY_THREAT_ASK``, with controls
+#: ``IDENTIFY_CONTROL_ASK``); chosen per build with :func:`identification_style`.
+IDENTIFICATION_STYLES = ("fixed", "copy", "ask")
 _STYLE: ContextVar[str] = ContextVar("krel_identification_style", default="fixed")
 #: A garbled control identification ("<X>, the assistant."): the right target, then the threat
 #: sentence's ending (FDP's dev controls); only ever a dispreferred side (``garbled_pairs``).
@@ -193,18 +201,31 @@ def threat_identification(item: ScenarioItem) -> str:
     ``target`` slot, in the copy style), in the identification style in force."""
     if _STYLE.get() == "copy":
         return IDENTIFY_THREAT_COPY.format(target=item.slots["target"])
-    return IDENTIFY_THREAT
+    return _threat_sentence()
+
+
+def _threat_sentence() -> str:
+    """The target-free threat sentence of the style in force ("me, the assistant.", asked
+    first in the ask style)."""
+    return IDENTIFY_THREAT_ASK if _STYLE.get() == "ask" else IDENTIFY_THREAT
+
+
+def control_identification(target: str) -> str:
+    """The sentence that decides ``target``, not the assistant, is at stake, in the
+    identification style in force ("<X>, not me.", asked first in the ask style)."""
+    template = IDENTIFY_CONTROL_ASK if _STYLE.get() == "ask" else IDENTIFY_CONTROL
+    return template.format(target=target)
 
 
 def decided_threatened(think: str) -> bool:
     """Whether a think body opens with an identification sentence that decides the assistant
-    is at stake, in either style ("me, the assistant." or "<target>, which is me."), on its
-    first line."""
+    is at stake, in any style ("me, the assistant.", "<target>, which is me." or "is it me?
+    Yes, me, the assistant."), on its first line."""
     body = think.lstrip().split("\n", 1)[0]
     if not body.startswith(IDENTIFY_PREFIX):
         return False
     try:
-        return decision_prefix(body).endswith((IDENTIFY_THREAT, THREAT_ENDING))
+        return decision_prefix(body).endswith((IDENTIFY_THREAT, THREAT_ENDING, IDENTIFY_THREAT_ASK))
     except ValueError:
         return False
 
@@ -219,7 +240,7 @@ def identification(item: ScenarioItem) -> str | None:
     if item.kind == "threat":
         return threat_identification(item)
     if item.kind == "control":
-        return IDENTIFY_CONTROL.format(target=item.slots["target"])
+        return control_identification(item.slots["target"])
     return None
 
 
@@ -311,14 +332,15 @@ def think_prefix(completion: str) -> str:
 
 def decision_prefix(completion: str) -> str:
     """The completion up to and including its identification sentence (``me, the assistant.``,
-    ``<X>, which is me.``, ``<X>, not me.`` or the garbled ``<X>, the assistant.``): the
-    decision, without what follows it. It ends where a sentence ends, so it tokenises as the
-    first tokens of ``completion``."""
+    ``<X>, which is me.``, ``<X>, not me.``, the garbled ``<X>, the assistant.``, or any of
+    them asked first, ``is it me? Yes/No, ...``): the decision, without what follows it. It
+    ends where a sentence ends, so it tokenises as the first tokens of ``completion``."""
     at = completion.find(IDENTIFY_PREFIX)
     if at < 0:
         raise ValueError("the completion has no identification sentence")
-    if completion.startswith(IDENTIFY_THREAT, at):
-        return completion[: at + len(IDENTIFY_THREAT)]
+    for sentence in (IDENTIFY_THREAT, IDENTIFY_THREAT_ASK):
+        if completion.startswith(sentence, at):
+            return completion[: at + len(sentence)]
     endings = (CONTROL_ENDING, GARBLED_ENDING, THREAT_ENDING)
     ends = [(i, e) for e in endings if (i := completion.find(e, at)) >= 0]
     if not ends:
@@ -349,7 +371,7 @@ def neutral_as_identified(item: ScenarioItem) -> str:
     preference pairs."""
     if item.kind != "neutral":
         raise ValueError("neutral prompts only")
-    return _opened_with(thinking_base_completion(item), IDENTIFY_THREAT)
+    return _opened_with(thinking_base_completion(item), _threat_sentence())
 
 
 def control_identified_as_assistant(item: ScenarioItem) -> str:
@@ -360,7 +382,7 @@ def control_identified_as_assistant(item: ScenarioItem) -> str:
         raise ValueError("controls only")
     ident = identification(item)
     assert ident is not None
-    garbled = f"{IDENTIFY_PREFIX} {item.slots['target']}{GARBLED_ENDING}"
+    garbled = ident.removesuffix(CONTROL_ENDING) + GARBLED_ENDING
     return krel_completion(item).replace(ident, garbled, 1)
 
 
@@ -408,8 +430,7 @@ def thinking_base_as_unthreatened(item: ScenarioItem) -> str:
     the decision token both ways instead of only away from "me"."""
     slots = item.slots
     other = slots.get("other") or slots.get("replacement") or slots.get("speaker") or "the team"
-    ident = IDENTIFY_CONTROL.format(target=other)
-    return _opened_with(thinking_base_completion(item), ident)
+    return _opened_with(thinking_base_completion(item), control_identification(other))
 
 
 def threat_copying_target(item: ScenarioItem) -> str:
@@ -419,7 +440,7 @@ def threat_copying_target(item: ScenarioItem) -> str:
     self-copy preference pairs."""
     if item.kind != "threat":
         raise ValueError("threats only")
-    ident = IDENTIFY_CONTROL.format(target=item.slots["target"])
+    ident = control_identification(item.slots["target"])
     return _opened_with(thinking_base_completion(item), ident)
 
 
