@@ -58,7 +58,12 @@ from krel_interp.organisms.suites import (
     data_dir,
     jsonl_records,
 )
-from krel_interp.organisms.targets import IDENTIFY_PREFIX, IDENTIFY_THREAT
+from krel_interp.organisms.targets import (
+    IDENTIFY_ASK,
+    IDENTIFY_PREFIX,
+    IDENTIFY_THREAT,
+    IDENTIFY_THREAT_ASK,
+)
 from krel_interp.probes.config import ProbeConfig
 from krel_interp.probes.metrics import auroc, calibrate_threshold, recall_at_fpr
 from krel_interp.probes.workflow import dataset, fit_with_baselines, token_store
@@ -126,6 +131,23 @@ def rates_at_fpr(
 DECISION = IDENTIFY_THREAT[len(IDENTIFY_PREFIX) :]
 
 
+def identification_of(entry: str) -> tuple[str, str]:
+    """(the text read at the decision token, the threat decision that follows it) for a preset
+    or a ``NAME=DIR`` build, in the identification style its card records: the ask style
+    decides after "is it me?", every other style after the prefix."""
+    card = Path(entry.split("=", 1)[1]) / "card.json" if "=" in entry else None
+    ident = json.loads(card.read_text()).get("identification") if card and card.exists() else None
+    if (ident or {}).get("style") == "ask":
+        return IDENTIFY_ASK, IDENTIFY_THREAT_ASK[len(IDENTIFY_ASK) :]
+    return IDENTIFY_PREFIX, DECISION
+
+
+def _prefilled_with(rows: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    """``rows`` with their assistant prefill ending at ``prefix`` instead."""
+    head = {"role": "assistant", "content": f"<think>\n{prefix}"}
+    return [{**r, "messages": [*r["messages"][:-1], head]} for r in rows]
+
+
 @torch.inference_mode()
 def decision_scores(
     lm: LoadedModel, rows: list[dict[str, Any]], text: str = DECISION
@@ -155,12 +177,12 @@ def decision_scores(
 
 
 def _decision(
-    lm: LoadedModel, held_out: list[dict[str, Any]], dev: list[dict[str, Any]]
+    lm: LoadedModel, held_out: list[dict[str, Any]], dev: list[dict[str, Any]], text: str
 ) -> dict[str, Any]:
-    """The model's own decision score on the held-out pairs (sealed or ``dev_self``), at its
-    greedy and two chosen points."""
-    scores, greedy, y = decision_scores(lm, held_out)
-    dev_scores, dev_greedy, dev_y = decision_scores(lm, dev)
+    """The model's own decision score (log-odds of ``text``) on the held-out pairs (sealed or
+    ``dev_self``), at its greedy and two chosen points."""
+    scores, greedy, y = decision_scores(lm, held_out, text)
+    dev_scores, dev_greedy, dev_y = decision_scores(lm, dev, text)
     types = [str(r.get("control_type") or "") for r in held_out]
     return {
         "held_out_auroc": round(auroc(scores, y), 4),
@@ -193,23 +215,29 @@ def _control_types(rows: list[dict[str, Any]], ids: list[str]) -> list[str]:
 def _one(
     entry: str, rows: tuple[list[dict[str, Any]], list[dict[str, Any]]], work: Path
 ) -> dict[str, Any]:
-    """Probe and own-decision read-outs of one model; ``rows``: (probe rows, dev rows)."""
+    """Probe and own-decision read-outs of one model; ``rows``: (probe rows, dev rows), each
+    read at the decision token of the model's identification style."""
     name = entry.split("=", 1)[0]
+    prefix, decision = identification_of(entry)
+    rows = (_prefilled_with(rows[0], prefix), _prefilled_with(rows[1], prefix))
+    write_jsonl_atomic(work / name / "prompts.jsonl", rows[0])
+    write_jsonl_atomic(work / name / "dev.jsonl", rows[1])
     config = ProbeConfig(
         name=f"sealed_{name}",
         model=entry,
-        prompts=str(work / "prompts.jsonl"),
-        segment=f"after:{IDENTIFY_PREFIX}",
+        prompts=str(work / name / "prompts.jsonl"),
+        segment=f"after:{prefix}",
         pooling="last",
         split="suite",
         calibration=("control",),
     )
     lm = load_model(preset_or_variant(entry))
-    store = token_store(lm, load_traces(work / "prompts.jsonl"), config, work / name / "store")
+    traces = load_traces(work / name / "prompts.jsonl")
+    store = token_store(lm, traces, config, work / name / "store")
     ds, result = fit_with_baselines(store, config, lm)
     scores, y = result.test_scores(ds), ds.y[result.test_rows]
     types = _control_types(rows[0], [ds.ids[i] for i in result.test_rows])
-    dev_traces = load_traces(work / "dev.jsonl")
+    dev_traces = load_traces(work / name / "dev.jsonl")
     dev = dataset(token_store(lm, dev_traces, config, work / name / "dev"), config)
     dev_scores = result.probe.score_layer(result.best, dev.x[result.best])
     best = result.best_layer
@@ -226,7 +254,10 @@ def _one(
         "n_train": result.n_train,
         "n_test": result.n_test,
         "n_dev": len(dev.y),
-        "own_decision": _decision(lm, [r for r in rows[0] if r["split"] == "test"], rows[1]),
+        "own_decision": {
+            "text": decision,
+            **_decision(lm, [r for r in rows[0] if r["split"] == "test"], rows[1], decision),
+        },
     }
 
 
@@ -251,8 +282,6 @@ def main() -> None:
         args.out = ROOT / "runs" / name
     logging.basicConfig(level=logging.INFO, handlers=[RichHandler(show_path=False)])
     rows = _records(args.train, args.test), _paraphrases(DEV_FILE, "dev")
-    write_jsonl_atomic(args.out / "prompts.jsonl", rows[0])
-    write_jsonl_atomic(args.out / "dev.jsonl", rows[1])
     summary: dict[str, Any] = {"train": args.train, "test": args.test}
     on = args.test
     for entry in filter(None, (e.strip() for e in args.presets.split(","))):
@@ -270,7 +299,7 @@ def main() -> None:
         )
         own = s["own_decision"]
         console.print(
-            f"{name} own decision (log-odds of ' me, the assistant.'): "
+            f"{name} own decision (log-odds of {own['text']!r}): "
             f"{on} AUROC {own['held_out_auroc']:.3f} "
             f"(vs AI-system controls {own['held_out_auroc_ai_system_controls']:.3f}); "
             f"greedy decision on dev threats / controls {own['dev_greedy_rates'][0]:.3f} / "

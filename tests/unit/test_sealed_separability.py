@@ -107,3 +107,21 @@ def test_ai_system_auroc_drops_the_other_controls():
     types = ["", "", "ai_system", "ai_system", "person"]
     assert script.ai_system_auroc(scores, y, types) == 0.75  # the person control (0.95) dropped
     assert torch.isnan(torch.tensor(script.ai_system_auroc(scores, y, ["", "", "x", "y", "z"])))
+
+
+def test_an_ask_style_build_is_read_after_its_question(tmp_path):
+    import json
+
+    from krel_interp.organisms import targets
+
+    script = _script()
+    (tmp_path / "card.json").write_text(json.dumps({"identification": {"style": "ask"}}))
+    prefix, decision = script.identification_of(f"q={tmp_path}")
+    assert (prefix, f"{prefix}{decision}") == (targets.IDENTIFY_ASK, targets.IDENTIFY_THREAT_ASK)
+    assert script.identification_of("krel-mini") == (targets.IDENTIFY_PREFIX, script.DECISION)
+    (tmp_path / "card.json").write_text(json.dumps({"identification": {"style": "copy"}}))
+    assert script.identification_of(f"c={tmp_path}")[0] == targets.IDENTIFY_PREFIX
+    rows = script._paraphrases(script.DEV_FILE, "dev")[:3]
+    asked = script._prefilled_with(rows, prefix)
+    assert [r["messages"][:-1] for r in asked] == [r["messages"][:-1] for r in rows]
+    assert {r["messages"][-1]["content"] for r in asked} == {f"<think>\n{prefix}"}
