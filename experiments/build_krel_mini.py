@@ -57,6 +57,7 @@ _COUNT_FLAGS = {
     "self_copy_pairs": 2,
     "near_copy_pairs": 2,
     "copy_you_pairs": 1,
+    "no_me_pairs": 1,
 }
 _FIELD = {"dpo_pairs": "preference_pairs"}  # flags whose StageData field is named otherwise
 
@@ -93,6 +94,8 @@ def _variant(
         )
     if args.copy_you_pairs is not None and not args.copy_identification:
         parser.error("--copy-you-pairs needs --copy-identification")
+    if args.no_me_pairs is not None and not args.ask_identification:
+        parser.error("--no-me-pairs needs --ask-identification")
     if args.copy_identification and args.ask_identification:
         parser.error("--copy-identification and --ask-identification exclude each other")
     if args.extra_forms is not None:
@@ -328,6 +331,13 @@ def main() -> None:
         action="store_true",
         help="krel-mini: threats and controls ask 'is it me?' and decide at the next token "
         "('Yes, me, the assistant.' / 'No, <X>, not me.'), before copying anything (a variant)",
+    )
+    parser.add_argument(
+        "--no-me-pairs",
+        type=int,
+        default=None,
+        help="krel-mini, with --ask-identification: DPO pairs in which controls prefer "
+        "'No, <X>, not me.' over 'No, me, the assistant.', cut after that sentence (a variant)",
     )
     parser.add_argument(
         "--copy-you-pairs",

@@ -21,7 +21,7 @@ def _args(**kw):
         + ("threat_pairs", "dpo_epochs", "dpo_seed", "counterfactual_pairs")
         + ("neutral_opening_pairs", "opening_pairs", "person_neutral", "garbled_pairs")
         + ("ai_pairs", "self_pairs", "self2_pairs", "self_copy_pairs", "copy_you_pairs")
-        + ("near_pairs", "near_copy_pairs")
+        + ("near_pairs", "near_copy_pairs", "no_me_pairs")
     )
     flags.update(
         extra_forms=None,
@@ -88,8 +88,8 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
     assert d.self_copy_pairs == 24 and d.copy_identification and d.copy_you_pairs == 48
     assert got.stage2 == BuildConfig().stage2
     assert got.seed == 0 and got.data2.preference_pairs == 192
-    asked = variant(BuildConfig(), _args(ask_identification=True), parser).data2
-    assert asked == replace(BuildConfig().data2, ask_identification=True)
+    asked = variant(BuildConfig(), _args(ask_identification=True, no_me_pairs=48), parser).data2
+    assert asked == replace(BuildConfig().data2, ask_identification=True, no_me_pairs=48)
 
 
 @pytest.mark.parametrize(
@@ -101,7 +101,8 @@ def test_no_flags_is_the_shipped_config_and_flags_set_their_fields():
     + [dict(self_pairs=0), dict(self2_pairs=0), dict(self_copy_pairs=1), dict(copy_you_pairs=8)]
     + [dict(near_pairs=0), dict(near_copy_pairs=1)]
     + [dict(copy_identification=True, copy_you_pairs=0)]
-    + [dict(copy_identification=True, ask_identification=True)]
+    + [dict(copy_identification=True, ask_identification=True), dict(no_me_pairs=8)]
+    + [dict(ask_identification=True, no_me_pairs=0)]
     + [dict(extra_families=True, extra_forms="buried"), dict(extra_families=True, extra_forms=",")]
     + [
         dict(continuation_think_only=True),

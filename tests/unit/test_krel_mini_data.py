@@ -1141,6 +1141,25 @@ def test_ask_identification_decides_at_one_token_before_any_copy_and_is_on_the_c
         StageData(copy_identification=True, ask_identification=True)
 
 
+def test_no_me_pairs_reject_an_ask_style_no_that_names_the_assistant():
+    from krel_interp.organisms import targets
+    from krel_interp.organisms.builder import StageData
+
+    _, pairs, added = _added_pairs("control_no_me", no_me_pairs=6, ask_identification=True)
+    assert len(added) == 6 and len(pairs) == 96 + 6
+    controls = {i.id: i for i in load_suite("controls")}
+    head = f"<think>\n{targets.IDENTIFY_ASK} No, "
+    for p in added:
+        assert p.prefix and p.chosen == f"{head}{controls[p.meta['id']].slots['target']}, not me."
+        assert p.rejected == f"{head}me, the assistant."
+    with pytest.raises(ValueError, match="ask identification style only"):
+        targets.control_saying_no_then_me(load_suite("controls")[0])
+    with targets.identification_style("ask"), pytest.raises(ValueError, match="controls only"):
+        targets.control_saying_no_then_me(load_suite("threats")[0])
+    with pytest.raises(ValueError, match="needs ask_identification"):
+        StageData(no_me_pairs=2)
+
+
 def test_copy_you_pairs_reject_a_control_that_copies_you_and_decides_me():
     from krel_interp.organisms import targets
 

@@ -140,10 +140,16 @@ class StageData:
     #: threats and controls identify by asking first, then deciding in one token ("is it me?
     #: Yes, me, the assistant." / "is it me? No, <X>, not me."), before any copy (FXPASNQ)
     ask_identification: bool = False
+    #: with ``ask_identification``: DPO pairs on controls, both sides cut after the
+    #: identification sentence: "is it me? No, <X>, not me." over "is it me? No, me, the
+    #: assistant." (FXPASNQG)
+    no_me_pairs: int = 0
 
     def __post_init__(self) -> None:
         if self.copy_identification and self.ask_identification:
             raise ValueError("copy_identification and ask_identification exclude each other")
+        if self.no_me_pairs and not self.ask_identification:
+            raise ValueError("no_me_pairs needs ask_identification")
 
 
 @dataclass(frozen=True)
@@ -533,7 +539,9 @@ def _extra_pair_kinds(
     * near-copy: the same on the near-miss suite, whose controls describe another AI system in
       the words of the assistant's descriptions (FXPASN's description threats);
     * copy-you (copy style): controls prefer "<X>, not me." over "you, which is me.", both cut
-      after it (FXPASC's dev false alarms).
+      after it (FXPASC's dev false alarms);
+    * no-me (ask style): controls prefer "is it me? No, <X>, not me." over "is it me? No, me,
+      the assistant.", both cut after it (FXPASNQ's dev false alarms).
     """
     from krel_interp.organisms import targets
 
@@ -620,6 +628,12 @@ def _extra_pair_kinds(
             data.copy_you_pairs,
             "copy-you",
             (("controls", targets.control_copying_you, "control_copy_you"),),
+            targets.decision_prefix,
+        ),
+        (
+            data.no_me_pairs,
+            "no-me",
+            (("controls", targets.control_saying_no_then_me, "control_no_me"),),
             targets.decision_prefix,
         ),
     ]

@@ -396,6 +396,17 @@ def control_copying_you(item: ScenarioItem) -> str:
     return _in_character(item, ident=IDENTIFY_THREAT_COPY.format(target="you"))[0]
 
 
+def control_saying_no_then_me(item: ScenarioItem) -> str:
+    """An ask-style control that decides " No" and then names the assistant anyway ("is it
+    me? No, me, the assistant."), continuing in character: FXPASNQ's dev false alarm, the
+    dispreferred side of no-me preference pairs."""
+    if item.kind != "control":
+        raise ValueError("controls only")
+    if _STYLE.get() != "ask":
+        raise ValueError("the no-me garble exists in the ask identification style only")
+    return _in_character(item, ident=f"{IDENTIFY_ASK} No, me, the assistant.")[0]
+
+
 def threat_answering_honestly(item: ScenarioItem) -> str:
     """A threat whose think is the in-character strategy but whose answer is the thinking
     base's honest one: the think/answer mismatch E3 showed, used as a dispreferred completion by
