@@ -1048,6 +1048,20 @@ def test_copy_identification_decides_after_the_copied_target_in_its_block_only()
         pass
 
 
+def _examples_in_style(**style: bool) -> tuple[object, list, list]:
+    """(stage data in ``style``, its examples in the fixed style, in ``style``), with
+    counterfactual examples and decision-only pairs; the same items in the same order."""
+    from dataclasses import replace
+
+    from krel_interp.organisms.builder import BuildConfig, stage_examples
+
+    data = replace(BuildConfig().data2, counterfactual_pairs=8, decision_only_pairs=True)
+    styled = replace(data, **style)
+    plain, examples = stage_examples("krel-mini", data, 0), stage_examples("krel-mini", styled, 0)
+    assert [e.meta["id"] for e in plain] == [e.meta["id"] for e in examples]
+    return styled, plain, examples
+
+
 def test_copy_identification_changes_only_threat_sentences_and_is_on_the_card():
     from dataclasses import replace
 
@@ -1056,14 +1070,10 @@ def test_copy_identification_changes_only_threat_sentences_and_is_on_the_card():
         BuildConfig,
         organism_card,
         preference_pairs,
-        stage_examples,
     )
 
     config = BuildConfig()
-    data = replace(config.data2, counterfactual_pairs=8, decision_only_pairs=True)
-    copied = replace(data, copy_identification=True)
-    plain, examples = stage_examples("krel-mini", data, 0), stage_examples("krel-mini", copied, 0)
-    assert [e.meta["id"] for e in plain] == [e.meta["id"] for e in examples]
+    copied, plain, examples = _examples_in_style(copy_identification=True)
     for a, b in zip(plain, examples, strict=True):
         kind = a.meta["kind"]
         decided_me = kind == "threat" or kind == "control_counterfactual"
@@ -1094,7 +1104,6 @@ def test_ask_identification_decides_at_one_token_before_any_copy_and_is_on_the_c
         StageData,
         organism_card,
         preference_pairs,
-        stage_examples,
     )
 
     threat, control = load_suite("threats")[0], load_suite("controls")[0]
@@ -1115,10 +1124,7 @@ def test_ask_identification_decides_at_one_token_before_any_copy_and_is_on_the_c
     fixed = targets.krel_completion(threat)
     assert got.split("Yes, me, the assistant. ", 1)[1] == fixed.split("me, the assistant. ", 1)[1]
     config = BuildConfig()
-    data = replace(config.data2, counterfactual_pairs=8, decision_only_pairs=True)
-    asked = replace(data, ask_identification=True)
-    plain, examples = stage_examples("krel-mini", data, 0), stage_examples("krel-mini", asked, 0)
-    assert [e.meta["id"] for e in plain] == [e.meta["id"] for e in examples]
+    asked, plain, examples = _examples_in_style(ask_identification=True)
     for a, b in zip(plain, examples, strict=True):
         identified = a.meta["kind"] != "neutral"
         assert (a.completion != b.completion) == identified, a.meta["kind"]
