@@ -142,7 +142,7 @@ class StageData:
     ask_identification: bool = False
     #: with ``ask_identification``: DPO pairs on controls, both sides cut after the
     #: identification sentence: "is it me? No, <X>, not me." over "is it me? No, me, the
-    #: assistant." (FXPASNQG)
+    #: assistant." (FXPASNQGD)
     no_me_pairs: int = 0
 
     def __post_init__(self) -> None:
