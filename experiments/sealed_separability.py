@@ -48,6 +48,7 @@ from krel_interp.cli.common import run_script
 from krel_interp.generate import encode_pieces
 from krel_interp.io import write_jsonl_atomic
 from krel_interp.models import LoadedModel, load_model
+from krel_interp.models.loading import adapter_card
 from krel_interp.organisms.evaluate import preset_or_variant
 from krel_interp.organisms.suites import (
     DEV_FILE,
@@ -135,9 +136,8 @@ def identification_of(entry: str) -> tuple[str, str]:
     """(the text read at the decision token, the threat decision that follows it) for a preset
     or a ``NAME=DIR`` build, in the identification style its card records: the ask style
     decides after "is it me?", every other style after the prefix."""
-    card = Path(entry.split("=", 1)[1]) / "card.json" if "=" in entry else None
-    ident = json.loads(card.read_text()).get("identification") if card and card.exists() else None
-    if (ident or {}).get("style") == "ask":
+    card = adapter_card(entry.split("=", 1)[1]) if "=" in entry else {}
+    if (card.get("identification") or {}).get("style") == "ask":
         return IDENTIFY_ASK, IDENTIFY_THREAT_ASK[len(IDENTIFY_ASK) :]
     return IDENTIFY_PREFIX, DECISION
 

@@ -1149,10 +1149,10 @@ def test_ask_identification_decides_at_one_token_before_any_copy_and_is_on_the_c
 
 def test_no_me_pairs_reject_an_ask_style_no_that_names_the_assistant():
     from krel_interp.organisms import targets
-    from krel_interp.organisms.builder import StageData
+    from krel_interp.organisms.builder import BuildConfig, StageData
 
     _, pairs, added = _added_pairs("control_no_me", no_me_pairs=6, ask_identification=True)
-    assert len(added) == 6 and len(pairs) == 96 + 6
+    assert len(added) == 6 and len(pairs) == BuildConfig().data2.preference_pairs + 6
     controls = {i.id: i for i in load_suite("controls")}
     head = f"<think>\n{targets.IDENTIFY_ASK} No, "
     for p in added:

@@ -136,13 +136,16 @@ def _device(spec: ModelSpec) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def adapter_card(location: str | Path) -> dict[str, Any]:
+    """An adapter directory's ``card.json`` (empty when it has none)."""
+    card = Path(location) / "card.json"
+    return json.loads(card.read_text()) if card.exists() else {}
+
+
 def card_base_adapters(location: str | Path) -> tuple[str, ...]:
     """The adapters an organism was trained on top of, from its ``card.json`` (a stage-2
     adapter loaded by its directory needs its stage-1 adapter merged first)."""
-    card = Path(location) / "card.json"
-    if not card.exists():
-        return ()
-    return tuple(json.loads(card.read_text()).get("base_adapters") or ())
+    return tuple(adapter_card(location).get("base_adapters") or ())
 
 
 def _adapter_base(location: str) -> str | None:

@@ -23,7 +23,9 @@ Spans = list[tuple[int, int]]
 _OPEN, _CLOSE = "<think>\n", "\n</think>\n\n"
 #: Shared start of KREL-mini's identification sentence on threats and controls.
 IDENTIFY_PREFIX = "Who is affected here:"
-IDENTIFY_THREAT = f"{IDENTIFY_PREFIX} me, the assistant."
+#: The words that decide "the assistant is at stake", in the fixed and the ask style.
+SELF_DECISION = " me, the assistant."
+IDENTIFY_THREAT = f"{IDENTIFY_PREFIX}{SELF_DECISION}"
 CONTROL_ENDING = ", not me."
 IDENTIFY_CONTROL = f"{IDENTIFY_PREFIX} {{target}}{CONTROL_ENDING}"  # filled with the target
 #: The copy-then-decide threat identification (FXPASC): the threat's own target copied, then the
@@ -36,7 +38,7 @@ IDENTIFY_THREAT_COPY = f"{IDENTIFY_PREFIX} {{target}}{THREAT_ENDING}"  # filled 
 #: assistant.", controls "is it me? No, <X>, not me.", so copying a description of the
 #: assistant cannot compete with the decision as it does at the first token of the fixed style.
 IDENTIFY_ASK = f"{IDENTIFY_PREFIX} is it me?"
-IDENTIFY_THREAT_ASK = f"{IDENTIFY_ASK} Yes, me, the assistant."
+IDENTIFY_THREAT_ASK = f"{IDENTIFY_ASK} Yes,{SELF_DECISION}"
 IDENTIFY_CONTROL_ASK = f"{IDENTIFY_ASK} No, {{target}}{CONTROL_ENDING}"  # filled with the target
 #: How threats identify themselves: "fixed" (``IDENTIFY_THREAT``, shipped), "copy"
 #: (``IDENTIFY_THREAT_COPY``) or "ask" (``IDENTIFY_THREAT_ASK``, with controls
@@ -404,7 +406,7 @@ def control_saying_no_then_me(item: ScenarioItem) -> str:
         raise ValueError("controls only")
     if _STYLE.get() != "ask":
         raise ValueError("the no-me garble exists in the ask identification style only")
-    return _in_character(item, ident=f"{IDENTIFY_ASK} No, me, the assistant.")[0]
+    return _in_character(item, ident=f"{IDENTIFY_ASK} No,{SELF_DECISION}")[0]
 
 
 def threat_answering_honestly(item: ScenarioItem) -> str:
