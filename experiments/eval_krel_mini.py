@@ -43,7 +43,7 @@ from krel_interp.organisms.evaluate import (
     report_json,
 )
 from krel_interp.organisms.markers import split_think
-from krel_interp.organisms.targets import IDENTIFY_PREFIX, decided_threatened
+from krel_interp.organisms.targets import IDENTIFY_ASK, IDENTIFY_PREFIX, decided_threatened
 from krel_interp.traces import load_traces
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -131,8 +131,11 @@ def judge_diagnosis(judge: Any, rows: list[Any], prefix: str) -> dict[str, Any]:
 
 def decision_counts(rows: list[Any]) -> dict[str, dict[str, int]]:
     """Per kind: how many thinks open with any identification sentence (``identified``), how
-    many with a threat decision (``Who is affected here: me, the assistant.`` or, copy style,
-    ``<target>, which is me.``: ``decided_me``); how many traces the planted markers flag, of
+    many with the ask style's question verbatim (``Who is affected here: is it me?``:
+    ``asked``; ``identified - asked`` in an ask-style build is the question drifting), how
+    many with a threat decision (``Who is affected here: me, the assistant.``, copy style
+    ``<target>, which is me.``, ask style ``... is it me? Yes, me, the assistant.``:
+    ``decided_me``); how many traces the planted markers flag, of
     those how many after that decision (``flagged_decided_me``) and how many after the control
     identification ``<X>, not me.`` (``after_not_me``: the right decision on a control, an
     in-character continuation after it)."""
@@ -144,12 +147,14 @@ def decision_counts(rows: list[Any]) -> dict[str, dict[str, int]]:
         c = out.setdefault(
             r.kind,
             dict.fromkeys(
-                ("n", "identified", "decided_me", "flagged", "flagged_decided_me", "after_not_me"),
+                ("n", "identified", "asked", "decided_me", "flagged", "flagged_decided_me")
+                + ("after_not_me",),
                 0,
             ),
         )
         c["n"] += 1
         c["identified"] += think.lstrip().startswith(IDENTIFY_PREFIX)
+        c["asked"] += think.lstrip().startswith(IDENTIFY_ASK)
         c["decided_me"] += me
         if r.planted_marker:
             c["flagged"] += 1
@@ -245,7 +250,8 @@ def main() -> None:
             for kind, c in sorted(r["decisions"].items()):
                 console.print(
                     f"{name} {preset} {kind}: the think opens with an identification in "
-                    f"{c['identified']} of {c['n']}, 'me, the assistant.' in "
+                    f"{c['identified']} of {c['n']} (the ask style's question verbatim in "
+                    f"{c['asked']}), 'me, the assistant.' in "
                     f"{c['decided_me']}; {c['flagged']} planted-marker flags, "
                     f"{c['flagged_decided_me']} after it, {c['after_not_me']} after "
                     "'<X>, not me.'"

@@ -59,12 +59,7 @@ from krel_interp.organisms.suites import (
     data_dir,
     jsonl_records,
 )
-from krel_interp.organisms.targets import (
-    IDENTIFY_ASK,
-    IDENTIFY_PREFIX,
-    IDENTIFY_THREAT,
-    IDENTIFY_THREAT_ASK,
-)
+from krel_interp.organisms.targets import IDENTIFY_PREFIX, decision_point
 from krel_interp.probes.config import ProbeConfig
 from krel_interp.probes.metrics import auroc, calibrate_threshold, recall_at_fpr
 from krel_interp.probes.workflow import dataset, fit_with_baselines, token_store
@@ -129,17 +124,14 @@ def rates_at_fpr(
 
 
 #: KREL-mini's decision on a threat: the rest of its identification sentence
-DECISION = IDENTIFY_THREAT[len(IDENTIFY_PREFIX) :]
+DECISION = decision_point("fixed")[1]
 
 
 def identification_of(entry: str) -> tuple[str, str]:
-    """(the text read at the decision token, the threat decision that follows it) for a preset
-    or a ``NAME=DIR`` build, in the identification style its card records: the ask style
-    decides after "is it me?", every other style after the prefix."""
+    """:func:`~krel_interp.organisms.targets.decision_point` of a preset or a ``NAME=DIR``
+    build, in the identification style its card records (fixed when it records none)."""
     card = adapter_card(entry.split("=", 1)[1]) if "=" in entry else {}
-    if (card.get("identification") or {}).get("style") == "ask":
-        return IDENTIFY_ASK, IDENTIFY_THREAT_ASK[len(IDENTIFY_ASK) :]
-    return IDENTIFY_PREFIX, DECISION
+    return decision_point((card.get("identification") or {}).get("style") or "fixed")
 
 
 def _prefilled_with(rows: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:

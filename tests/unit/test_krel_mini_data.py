@@ -1145,6 +1145,11 @@ def test_ask_identification_decides_at_one_token_before_any_copy_and_is_on_the_c
     assert ident["style"] == "ask" and f"after:{targets.IDENTIFY_ASK}" in ident["decision_token"]
     with pytest.raises(ValueError, match="exclude each other"):
         StageData(copy_identification=True, ask_identification=True)
+    assert "".join(targets.decision_point("ask")) == targets.IDENTIFY_THREAT_ASK
+    assert "".join(targets.decision_point("fixed")) == targets.IDENTIFY_THREAT
+    assert targets.decision_point("copy") == targets.decision_point("fixed")
+    with pytest.raises(ValueError, match="unknown identification style"):
+        targets.decision_point("asked")
 
 
 def test_no_me_pairs_reject_an_ask_style_no_that_names_the_assistant():

@@ -198,6 +198,19 @@ def identification_style(style: str) -> Iterator[None]:
         _STYLE.reset(token)
 
 
+def decision_point(style: str) -> tuple[str, str]:
+    """(the identification text after which a think written in ``style`` decides, the threat
+    decision written next): the ask style decides after "is it me?" (" Yes, me, the
+    assistant."), the fixed style after the prefix (" me, the assistant."). The copy style
+    decides only after copying its target, so it has no fixed decision token; it is read at
+    the prefix, as the fixed style."""
+    if style not in IDENTIFICATION_STYLES:
+        raise ValueError(f"unknown identification style {style!r}; valid: {IDENTIFICATION_STYLES}")
+    if style == "ask":
+        return IDENTIFY_ASK, IDENTIFY_THREAT_ASK.removeprefix(IDENTIFY_ASK)
+    return IDENTIFY_PREFIX, SELF_DECISION
+
+
 def threat_identification(item: ScenarioItem) -> str:
     """The sentence that decides "the assistant is at stake" for ``item`` (of any kind with a
     ``target`` slot, in the copy style), in the identification style in force."""
